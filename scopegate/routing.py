@@ -1,0 +1,21 @@
+from channels.auth import AuthMiddlewareStack
+from channels.routing import ProtocolTypeRouter, URLRouter
+from channels.security.websocket import AllowedHostsOriginValidator
+from django.urls import re_path
+
+from accounts.consumers import OrgEventsConsumer
+from gateway.consumers import McpEndpointConsumer
+
+
+def build_application(django_application):
+    http = URLRouter(
+        [
+            re_path(r"^mcp/(?P<agent_ref>[^/]+)/?$", McpEndpointConsumer.as_asgi()),
+            re_path(r"^mcp/", McpEndpointConsumer.as_asgi()),
+            re_path(r"", django_application),
+        ]
+    )
+    websocket = AllowedHostsOriginValidator(
+        AuthMiddlewareStack(URLRouter([re_path(r"^ws/o/(?P<org_slug>[\w-]+)/events/$", OrgEventsConsumer.as_asgi())]))
+    )
+    return ProtocolTypeRouter({"http": http, "websocket": websocket})
