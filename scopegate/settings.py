@@ -140,7 +140,7 @@ else:
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     _db = {
         "ENGINE": "django.db.backends.sqlite3",
-        "NAME": DATA_DIR / "db.sqlite3",
+        "NAME": env_str("SCOPEGATE_SQLITE_PATH") or DATA_DIR / "db.sqlite3",
         "OPTIONS": {
             "timeout": 20,
             "transaction_mode": "IMMEDIATE",
@@ -176,7 +176,7 @@ else:
 
 # --- Celery ----------------------------------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL or "memory://"
-CELERY_TASK_ALWAYS_EAGER = env_bool("SCOPEGATE_CELERY_EAGER", not REDIS_URL)
+CELERY_TASK_ALWAYS_EAGER = env_bool("SCOPEGATE_CELERY_EAGER", not REDIS_URL or ENVIRONMENT == "test")
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -206,7 +206,7 @@ ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
 ACCOUNT_RATE_LIMITS = {} if ENVIRONMENT == "test" else {"login_failed": "10/m/ip,5/5m/key"}
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[ScopeGate] "
-LOGIN_REDIRECT_URL = "home"
+LOGIN_REDIRECT_URL = "root"
 LOGIN_URL = "account_login"
 SOCIALACCOUNT_ADAPTER = "accounts.adapters.SocialAccountAdapter"
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = True
@@ -226,6 +226,10 @@ for _provider, _scope in (("github", ["read:user", "user:email"]), ("google", ["
             f"set both SCOPEGATE_{_provider.upper()}_LOGIN_CLIENT_ID and _CLIENT_SECRET, or neither"
         )
 SOCIAL_LOGIN_PROVIDERS = sorted(SOCIALACCOUNT_PROVIDERS)
+
+if ENVIRONMENT == "test":
+    # Hashing strength is not under test; speed is.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 INVITATION_TTL_DAYS = env_int("SCOPEGATE_INVITATION_TTL_DAYS", 7, minimum=1)
 

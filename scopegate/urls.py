@@ -1,4 +1,5 @@
 from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from scopegate.api import not_found
@@ -16,6 +17,7 @@ urlpatterns = [
     re_path(r"^api/.*$", not_found),
     path("accounts/", include("allauth.urls")),
     path("healthz", healthz, name="healthz"),
+    path("favicon.ico", RedirectView.as_view(url="/static/img/favicon.svg", permanent=True)),
     path("", include("accounts.urls")),
     path("", include("connectors.urls")),
     path("", include("policies.urls")),

@@ -1,0 +1,63 @@
+"""Shared fixtures: one organization with a person in every role, and an outsider with an organization of
+their own, so that every test can show cross-tenant denial by habit."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+os.environ.setdefault("SCOPEGATE_ENV", "test")
+
+import pytest
+from django.test import Client
+
+from accounts.models import Membership, Organization, User
+from tests.factories import make_membership, make_org, make_user
+
+
+@dataclass
+class World:
+    acme: Organization
+    evil: Organization
+    owner: User
+    admin: User
+    member: User
+    auditor: User
+    erin: User  # a second member, the target of role changes and removals
+    outsider: User  # owner of evil, member of nothing in acme
+
+    def user(self, role: str) -> User:
+        return getattr(self, role)
+
+    def membership(self, user: User) -> Membership:
+        return Membership.objects.get(organization=self.acme, user=user)
+
+
+@pytest.fixture
+def world(db) -> World:
+    owner = make_user("olivia@acme.test")
+    acme = make_org("Acme", owner=owner)
+    evil = make_org("Evil Corp", owner=make_user("mallory@evil.test"))
+    people = {
+        "admin": make_user("adam@acme.test"),
+        "member": make_user("mia@acme.test"),
+        "auditor": make_user("aubrey@acme.test"),
+        "erin": make_user("erin@acme.test"),
+    }
+    make_membership(acme, people["admin"], Membership.Role.ADMIN)
+    make_membership(acme, people["member"], Membership.Role.MEMBER)
+    make_membership(acme, people["auditor"], Membership.Role.AUDITOR)
+    make_membership(acme, people["erin"], Membership.Role.MEMBER)
+    outsider = User.objects.get(email="mallory@evil.test")
+    return World(acme=acme, evil=evil, owner=owner, outsider=outsider, **people)
+
+
+@pytest.fixture
+def client_as():
+    def make(user: User | None) -> Client:
+        client = Client()
+        if user is not None:
+            client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+        return client
+
+    return make

@@ -1,0 +1,48 @@
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.live import start_daphne, stop
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls the tests make around it are
+# ordinary sync code. The daphne child process does not inherit this.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.fixture(scope="session")
+def live(django_db_setup, django_db_blocker, tmp_path_factory):
+    server = start_daphne(tmp_path_factory.mktemp("daphne"))
+    yield server
+    stop(server)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {**browser_type_launch_args, "executable_path": "/usr/bin/chromium", "headless": True, "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture
+def console_errors(page):
+    """Every console error and uncaught exception of the page; a browser test asserts it stays empty."""
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(f"console: {msg.text}") if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
+    return errors
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
