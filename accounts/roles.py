@@ -40,6 +40,7 @@ ROLE_PERMS: dict[str, frozenset[Perm]] = {
 
 # Roles an API token may carry: a token never owns an organization.
 TOKEN_ROLES = (Role.ADMIN, Role.MEMBER, Role.AUDITOR)
+TOKEN_ROLE_CHOICES = [(r.value, r.label) for r in TOKEN_ROLES]
 
 
 def role_can(role: str, perm: Perm) -> bool:

@@ -6,6 +6,7 @@ nothing is half-saved (each runs in one transaction).
 
 from __future__ import annotations
 
+import logging
 import secrets
 from datetime import datetime, timedelta
 
@@ -20,7 +21,25 @@ from accounts.roles import TOKEN_ROLES, Perm, Role, grantable_roles
 from accounts.tenancy import OrgContext
 from scopegate.tokens import issue_secret, secret_digest
 
+logger = logging.getLogger(__name__)
+
 RESERVED_SLUGS = {"new", "api", "admin", "static", "mcp", "ws", "accounts", "invitations", "settings"}
+
+
+def _announce(org_id: int, event: str) -> None:
+    """Tells the organization's open pages, on every node, that something changed, once the change commits."""
+
+    def send() -> None:
+        from asgiref.sync import async_to_sync
+
+        from accounts.consumers import org_broadcast
+
+        try:
+            async_to_sync(org_broadcast)(org_id, event)
+        except Exception:  # a page that does not refresh live is not worth failing a committed change
+            logger.warning("could not announce %s to organization %s", event, org_id, exc_info=True)
+
+    transaction.on_commit(send)
 
 
 def _unique_slug(name: str) -> str:
@@ -99,6 +118,7 @@ def membership_change_role(*, ctx: OrgContext, membership_id: int, role: str) ->
         raise ValidationError({"role": ["The last owner cannot be demoted: make someone else owner first."]})
     membership.role = role
     membership.save(update_fields=["role"])
+    _announce(org.pk, "members.changed")
     return membership
 
 
@@ -114,6 +134,7 @@ def membership_remove(*, ctx: OrgContext, membership_id: int) -> None:
     if membership.role == Role.OWNER and _owner_count(org) == 1:
         raise ValidationError({"membership": ["The last owner cannot be removed: make someone else owner first."]})
     membership.delete()
+    _announce(org.pk, "members.changed")
 
 
 def _clean_email(email: str) -> str:
@@ -153,6 +174,7 @@ def invitation_create(*, ctx: OrgContext, email: str, role: str) -> tuple[Invita
     from accounts.tasks import send_invitation_email
 
     transaction.on_commit(lambda: send_invitation_email.delay(invitation.pk, secret.plaintext))
+    _announce(ctx.organization.pk, "members.changed")
     return invitation, secret.plaintext
 
 
@@ -161,6 +183,7 @@ def invitation_revoke(*, ctx: OrgContext, invitation_id: int) -> None:
     ctx.require(Perm.MANAGE_MEMBERS)
     invitation = ctx.get(Invitation.objects.filter(accepted_at__isnull=True), pk=invitation_id)
     invitation.delete()
+    _announce(ctx.organization.pk, "members.changed")
 
 
 def invitation_by_secret(secret: str) -> Invitation | None:
@@ -199,6 +222,7 @@ def invitation_accept(*, user: User, secret: str) -> Membership:
     invitation.accepted_at = timezone.now()
     invitation.accepted_by = user
     invitation.save(update_fields=["accepted_at", "accepted_by"])
+    _announce(invitation.organization_id, "members.changed")
     return membership
 
 

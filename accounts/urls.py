@@ -18,6 +18,6 @@ urlpatterns = [
     ),
     path("o/<slug:org_slug>/settings/members/<int:pk>/role/", views.membership_role, name="membership_role"),
     path("o/<slug:org_slug>/settings/members/<int:pk>/remove/", views.membership_remove, name="membership_remove"),
-    path("o/<slug:org_slug>/settings/tokens/", views.api_tokens, name="api_tokens"),
-    path("o/<slug:org_slug>/settings/tokens/<int:pk>/revoke/", views.api_token_revoke, name="api_token_revoke"),
+    path("o/<slug:org_slug>/settings/tokens/", views.api_tokens, name="settings_tokens"),
+    path("o/<slug:org_slug>/settings/tokens/<int:pk>/revoke/", views.api_token_revoke, name="settings_token_revoke"),
 ]

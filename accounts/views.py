@@ -38,7 +38,7 @@ def root(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def org_create(request: HttpRequest) -> HttpResponse:
-    form = OrganizationForm(request.POST or None)
+    form = OrganizationForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             org = services.organization_create(name=form.cleaned_data["name"], owner=request.user)
@@ -65,7 +65,7 @@ def org_home(request: HttpRequest, ctx: OrgContext) -> HttpResponse:
 @org_view()
 @require_http_methods(["GET", "POST"])
 def org_settings(request: HttpRequest, ctx: OrgContext) -> HttpResponse:
-    form = OrganizationForm(request.POST or None, initial={"name": ctx.organization.name})
+    form = OrganizationForm(request.POST if request.method == "POST" else None, initial={"name": ctx.organization.name})
     delete_form = DeleteOrganizationForm()
     if request.method == "POST":
         ctx.require(Perm.MANAGE_ORG)
@@ -205,7 +205,7 @@ def membership_remove(request: HttpRequest, ctx: OrgContext, pk: int) -> HttpRes
 @org_view(Perm.MANAGE_TOKENS)
 @require_http_methods(["GET", "POST"])
 def api_tokens(request: HttpRequest, ctx: OrgContext) -> HttpResponse:
-    form = ApiTokenForm(request.POST or None)
+    form = ApiTokenForm(request.POST if request.method == "POST" else None)
     issued = None
     if request.method == "POST" and form.is_valid():
         try:
@@ -232,7 +232,7 @@ def api_tokens(request: HttpRequest, ctx: OrgContext) -> HttpResponse:
 def api_token_revoke(request: HttpRequest, ctx: OrgContext, pk: int) -> HttpResponse:
     token = services.api_token_revoke(ctx=ctx, token_id=pk)
     messages.success(request, f"Revoked {token.name}.")
-    return redirect("api_tokens", org_slug=ctx.organization.slug)
+    return redirect("settings_tokens", org_slug=ctx.organization.slug)
 
 
 @require_http_methods(["GET", "POST"])

@@ -77,8 +77,6 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "allauth.socialaccount",
-    "allauth.socialaccount.providers.github",
-    "allauth.socialaccount.providers.google",
     "accounts",
     "connectors",
     "policies",
@@ -225,7 +223,8 @@ for _provider, _scope in (("github", ["read:user", "user:email"]), ("google", ["
         raise ImproperlyConfigured(
             f"set both SCOPEGATE_{_provider.upper()}_LOGIN_CLIENT_ID and _CLIENT_SECRET, or neither"
         )
-SOCIAL_LOGIN_PROVIDERS = sorted(SOCIALACCOUNT_PROVIDERS)
+# A provider's login URLs exist only once it is configured: an unconfigured one would fail on its first visit.
+INSTALLED_APPS += [f"allauth.socialaccount.providers.{p}" for p in sorted(SOCIALACCOUNT_PROVIDERS)]
 
 if ENVIRONMENT == "test":
     # Hashing strength is not under test; speed is.
@@ -336,6 +335,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "RoleEnum": "accounts.models.Membership.Role",
+        "TokenRoleEnum": "accounts.roles.TOKEN_ROLE_CHOICES",
+    },
 }
 
 LOGGING = {

@@ -1,7 +1,9 @@
 from rest_framework import serializers
 
+from scopegate.serializers import StrictCharField, StrictEmailField
+
 from accounts.models import ApiToken, Invitation, Membership, Organization
-from accounts.roles import TOKEN_ROLES, Role
+from accounts.roles import TOKEN_ROLE_CHOICES, Role
 
 
 class OrganizationSerializer(serializers.ModelSerializer):
@@ -17,7 +19,7 @@ class OrganizationSerializer(serializers.ModelSerializer):
 
 
 class OrganizationWriteSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100, trim_whitespace=True)
+    name = StrictCharField(max_length=100)
 
 
 class MembershipSerializer(serializers.ModelSerializer):
@@ -43,12 +45,12 @@ class InvitationSerializer(serializers.ModelSerializer):
 
 
 class InvitationCreateSerializer(serializers.Serializer):
-    email = serializers.EmailField(max_length=254)
+    email = StrictEmailField(max_length=254)
     role = serializers.ChoiceField(choices=Role.choices, default=Role.MEMBER)
 
 
 class InvitationAcceptSerializer(serializers.Serializer):
-    token = serializers.CharField(max_length=100)
+    token = StrictCharField(max_length=100)
 
 
 class ApiTokenSerializer(serializers.ModelSerializer):
@@ -71,8 +73,8 @@ class ApiTokenSerializer(serializers.ModelSerializer):
 
 
 class ApiTokenCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
-    role = serializers.ChoiceField(choices=[(r.value, r.label) for r in TOKEN_ROLES], default=Role.ADMIN)
+    name = StrictCharField(max_length=100)
+    role = serializers.ChoiceField(choices=TOKEN_ROLE_CHOICES, default=Role.ADMIN)
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
 
 

@@ -1,5 +1,5 @@
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics, status
+from rest_framework import generics, mixins, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
@@ -78,7 +78,7 @@ class OrganizationDetailView(OrgScopedAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class MembershipListView(OrgScopedAPIView):
+class MembershipListView(mixins.ListModelMixin, OrgScopedAPIView):
     serializer_class = MembershipSerializer
     model = Membership
 
@@ -86,8 +86,7 @@ class MembershipListView(OrgScopedAPIView):
         return Membership.objects.select_related("user")
 
     def get(self, request, org_slug):
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(MembershipSerializer(page, many=True).data)
+        return self.list(request)
 
 
 class MembershipDetailView(OrgScopedAPIView):
@@ -115,7 +114,7 @@ class MembershipDetailView(OrgScopedAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class InvitationListView(OrgScopedAPIView):
+class InvitationListView(mixins.ListModelMixin, OrgScopedAPIView):
     serializer_class = InvitationSerializer
     model = Invitation
     read_perm = Perm.MANAGE_MEMBERS
@@ -125,8 +124,7 @@ class InvitationListView(OrgScopedAPIView):
         return Invitation.objects.filter(accepted_at__isnull=True).select_related("invited_by")
 
     def get(self, request, org_slug):
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(InvitationSerializer(page, many=True).data)
+        return self.list(request)
 
     @extend_schema(request=InvitationCreateSerializer, responses={201: InvitationSerializer})
     def post(self, request, org_slug):
@@ -162,7 +160,7 @@ class InvitationAcceptView(generics.GenericAPIView):
         return Response({**MembershipSerializer(membership).data, "organization": membership.organization.slug})
 
 
-class ApiTokenListView(OrgScopedAPIView):
+class ApiTokenListView(mixins.ListModelMixin, OrgScopedAPIView):
     serializer_class = ApiTokenSerializer
     model = ApiToken
     read_perm = Perm.MANAGE_TOKENS
@@ -172,8 +170,7 @@ class ApiTokenListView(OrgScopedAPIView):
         return ApiToken.objects.select_related("created_by")
 
     def get(self, request, org_slug):
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(ApiTokenSerializer(page, many=True).data)
+        return self.list(request)
 
     @extend_schema(request=ApiTokenCreateSerializer, responses={201: ApiTokenIssuedSerializer})
     def post(self, request, org_slug):

@@ -1,0 +1,221 @@
+"""Every URL of the project, as every role of one organization and as an outsider from another.
+
+The outsider gets 404 everywhere (not even the organization's existence leaks); each role gets exactly what
+the table says. A URL added without a row here fails ``test_every_url_is_in_the_table``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from accounts import services
+from accounts.models import Membership
+from accounts.tenancy import resolve_org_context
+
+ROLES = ("owner", "admin", "member", "auditor")
+ALL = dict.fromkeys(ROLES)
+
+
+def only(status: int, *allowed: str, other: int = 403) -> dict[str, int]:
+    return {role: status if role in allowed else other for role in ROLES}
+
+
+def every(status: int) -> dict[str, int]:
+    return dict.fromkeys(ROLES, status)
+
+
+@dataclass
+class Row:
+    name: str
+    method: str
+    expect: dict[str, int]
+    args: Callable[[dict], dict] = lambda objs: {}
+    data: dict = field(default_factory=dict)
+    org_scoped: bool = True
+
+
+def acme(objs):
+    return {"org_slug": objs["acme"].slug}
+
+
+def erin(objs):
+    return {**acme(objs), "pk": objs["erin"].pk}
+
+
+def invitation(objs):
+    return {**acme(objs), "pk": objs["invitation"].pk}
+
+
+def token(objs):
+    return {**acme(objs), "pk": objs["token"].pk}
+
+
+OWNER_ADMIN = ("owner", "admin")
+READERS = ("owner", "admin", "auditor")
+
+ROWS = [
+    # pages
+    Row("root", "get", every(302), org_scoped=False),
+    Row("org_create", "get", every(200), org_scoped=False),
+    Row("org_create", "post", every(302), data={"name": "Side project"}, org_scoped=False),
+    Row("invitation_detail", "get", every(404), args=lambda o: {"secret": "sg_inv_nope"}, org_scoped=False),
+    Row("healthz", "get", every(200), org_scoped=False),
+    Row("org_home", "get", every(200), acme),
+    Row("connections", "get", every(200), acme),
+    Row("agents", "get", every(200), acme),
+    Row("activity", "get", only(200, *READERS), acme),
+    Row("approvals", "get", only(200, *READERS), acme),
+    Row("org_settings", "get", every(200), acme),
+    Row("org_settings", "post", only(302, *OWNER_ADMIN), acme, {"name": "Acme Inc"}),
+    Row("org_delete", "post", only(302, "owner"), acme, {"confirm_slug": "acme"}),
+    Row("members", "get", every(200), acme),
+    Row("invitation_create", "post", only(302, *OWNER_ADMIN), acme, {"email": "n@acme.test", "role": "member"}),
+    Row("invitation_revoke", "post", only(302, *OWNER_ADMIN), invitation),
+    Row("membership_role", "post", only(302, *OWNER_ADMIN), erin, {"role": "auditor"}),
+    Row("membership_remove", "post", only(302, *OWNER_ADMIN), erin),
+    Row("settings_tokens", "get", only(200, *OWNER_ADMIN), acme),
+    Row("settings_tokens", "post", only(200, *OWNER_ADMIN), acme, {"name": "ci", "role": "auditor"}),
+    Row("settings_token_revoke", "post", only(302, *OWNER_ADMIN), token),
+    # REST API
+    Row("api_orgs", "get", every(200), org_scoped=False),
+    Row("api_orgs", "post", every(201), data={"name": "Side project"}, org_scoped=False),
+    Row("api_invitation_accept", "post", every(400), data={"token": "sg_inv_nope"}, org_scoped=False),
+    Row("api_schema", "get", every(200), org_scoped=False),
+    Row("api_docs", "get", every(200), org_scoped=False),
+    Row("api_org", "get", every(200), acme),
+    Row("api_org", "patch", only(200, *OWNER_ADMIN), acme, {"name": "Acme Inc"}),
+    Row("api_org", "delete", only(204, "owner"), acme),
+    Row("api_members", "get", every(200), acme),
+    Row("api_member", "get", every(200), erin),
+    Row("api_member", "patch", only(200, *OWNER_ADMIN), erin, {"role": "auditor"}),
+    Row("api_member", "delete", only(204, *OWNER_ADMIN), erin),
+    Row("api_invitations", "get", only(200, *OWNER_ADMIN), acme),
+    Row("api_invitations", "post", only(201, *OWNER_ADMIN), acme, {"email": "n@acme.test", "role": "member"}),
+    Row("api_invitation", "get", only(200, *OWNER_ADMIN), invitation),
+    Row("api_invitation", "delete", only(204, *OWNER_ADMIN), invitation),
+    Row("api_tokens", "get", only(200, *OWNER_ADMIN), acme),
+    Row("api_tokens", "post", only(201, *OWNER_ADMIN), acme, {"name": "ci", "role": "auditor"}),
+    Row("api_token", "get", only(200, *OWNER_ADMIN), token),
+    Row("api_token", "delete", only(204, *OWNER_ADMIN), token),
+]
+
+# Third-party pages (sign-up, log-in, password reset, ...) hold no tenant data; they are swept for 5xx only.
+THIRD_PARTY_PREFIXES = ("accounts/",)
+UNNAMED_CATCH_ALLS = {"api/v1/^.*$", "^api/.*$", "favicon.ico"}
+
+
+def _walk(patterns, prefix=""):
+    for p in patterns:
+        route = prefix + str(p.pattern)
+        if isinstance(p, URLResolver):
+            yield from _walk(p.url_patterns, route)
+        elif isinstance(p, URLPattern):
+            yield route, p.name
+
+
+def project_urls() -> list[tuple[str, str | None]]:
+    return [(r, n) for r, n in _walk(get_resolver().url_patterns) if not r.startswith(THIRD_PARTY_PREFIXES)]
+
+
+def test_every_url_is_in_the_table():
+    named = {row.name for row in ROWS}
+    missing = [(r, n) for r, n in project_urls() if n not in named and r not in UNNAMED_CATCH_ALLS]
+    assert missing == [], f"add these URLs to the sweep: {missing}"
+
+
+@pytest.fixture
+def objs(world):
+    ctx = resolve_org_context(user=world.owner, token=None, slug=world.acme.slug)
+    inv, _ = services.invitation_create(ctx=ctx, email="pending@acme.test", role="member")
+    tok, _ = services.api_token_issue(ctx=ctx, name="deploy", role="admin")
+    return {"acme": world.acme, "erin": world.membership(world.erin), "invitation": inv, "token": tok, "world": world}
+
+
+def _request(client, row: Row, objs: dict):
+    url = reverse(row.name, kwargs=row.args(objs))
+    if row.name.startswith("api_"):
+        return _api(client, row, url)
+    if row.method == "get":
+        return client.get(url)
+    return client.post(url, data=row.data)
+
+
+def _api(client, row: Row, url: str, **headers):
+    if row.method == "get":
+        return client.get(url, **headers)
+    return getattr(client, row.method)(url, data=json.dumps(row.data), content_type="application/json", **headers)
+
+
+def _row_id(row: Row) -> str:
+    return f"{row.method.upper()} {row.name}"
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("row", ROWS, ids=_row_id)
+def test_each_role_gets_exactly_what_it_may(row, role, objs, client_as):
+    response = _request(client_as(objs["world"].user(role)), row, objs)
+    assert response.status_code == row.expect[role], response.content[:300]
+
+
+@pytest.mark.parametrize("row", [r for r in ROWS if r.org_scoped], ids=_row_id)
+def test_an_outsider_gets_404_everywhere(row, objs, client_as):
+    before = Membership.objects.count()
+    response = _request(client_as(objs["world"].outsider), row, objs)
+    assert response.status_code == 404
+    assert Membership.objects.count() == before
+
+
+@pytest.mark.parametrize("row", [r for r in ROWS if r.org_scoped and r.name.startswith("api_")], ids=_row_id)
+def test_an_api_token_of_another_organization_gets_404_everywhere(row, objs, client):
+    world = objs["world"]
+    ctx = resolve_org_context(user=world.outsider, token=None, slug=world.evil.slug)
+    _, secret = services.api_token_issue(ctx=ctx, name="evil", role="admin")
+    url = reverse(row.name, kwargs=row.args(objs))
+    response = _api(client, row, url, HTTP_AUTHORIZATION=f"Bearer {secret}")
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("row", [r for r in ROWS if r.name.startswith("api_") and r.org_scoped], ids=_row_id)
+def test_an_api_token_acts_with_its_role(row, objs, client):
+    world = objs["world"]
+    ctx = resolve_org_context(user=world.owner, token=None, slug=world.acme.slug)
+    _, secret = services.api_token_issue(ctx=ctx, name="auditor-bot", role="auditor")
+    url = reverse(row.name, kwargs=row.args(objs))
+    response = _api(client, row, url, HTTP_AUTHORIZATION=f"Bearer {secret}")
+    assert response.status_code == row.expect["auditor"]
+
+
+@pytest.mark.parametrize("row", ROWS, ids=_row_id)
+def test_anonymous_people_are_sent_to_log_in_or_refused(row, objs, client):
+    response = _request(client, row, objs)
+    if row.name in {"healthz", "api_schema", "api_docs"}:
+        assert response.status_code == 200  # public: health and the API's documentation
+    elif row.name.startswith("api_"):
+        assert response.status_code in {401, 403}
+        assert "error" in response.json()
+    elif row.name == "invitation_detail" or row.method == "get":
+        assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+    else:
+        assert response.status_code in {302, 403}
+        if response.status_code == 302:
+            assert "/accounts/login/" in response["Location"]
+
+
+def _third_party_urls():
+    return [(r, n) for r, n in _walk(get_resolver().url_patterns) if r.startswith(THIRD_PARTY_PREFIXES)]
+
+
+@pytest.mark.parametrize("role", [*ROLES, "anonymous"])
+def test_sign_up_and_account_pages_never_fail(role, objs, client_as):
+    import re
+
+    client = client_as(None if role == "anonymous" else objs["world"].user(role))
+    for route, _name in _third_party_urls():
+        path = "/" + re.sub(r"<[^>]+>", "x", route).replace("^", "").replace("$", "")
+        response = client.get(path)
+        assert response.status_code < 500, path
