@@ -27,13 +27,16 @@ def api(client, method, path, token=None, body=None):
 def test_a_script_manages_its_organization_with_a_token(client, world, token):
     slug = world.acme.slug
     orgs = api(client, "get", "/api/v1/orgs/", token).json()
-    assert orgs == [{"slug": slug, "name": "Acme", "is_personal": False, "created_at": orgs[0]["created_at"],
-                     "role": "admin"}]
+    assert orgs == [
+        {"slug": slug, "name": "Acme", "is_personal": False, "created_at": orgs[0]["created_at"], "role": "admin"}
+    ]
 
     members = api(client, "get", f"/api/v1/orgs/{slug}/members/", token).json()
     assert members["count"] == 5 and {m["email"] for m in members["results"]} >= {"olivia@acme.test"}
 
-    created = api(client, "post", f"/api/v1/orgs/{slug}/invitations/", token, {"email": "Zed@Acme.test", "role": "auditor"})
+    created = api(
+        client, "post", f"/api/v1/orgs/{slug}/invitations/", token, {"email": "Zed@Acme.test", "role": "auditor"}
+    )
     assert created.status_code == 201 and created.json()["email"] == "zed@acme.test"
     assert Invitation.objects.get(organization=world.acme, email="zed@acme.test").invited_by is None
 
@@ -63,13 +66,21 @@ def test_a_token_cannot_create_organizations_or_accept_invitations(client, world
     assert response.status_code == 403
 
 
-def test_a_person_accepts_an_invitation_through_the_api(client_as, world, token, client, django_capture_on_commit_callbacks):
+def test_a_person_accepts_an_invitation_through_the_api(
+    client_as, world, token, client, django_capture_on_commit_callbacks
+):
     from django.core import mail
 
     from tests.factories import make_user
 
     with django_capture_on_commit_callbacks(execute=True):
-        api(client, "post", f"/api/v1/orgs/{world.acme.slug}/invitations/", token, {"email": "new@acme.test", "role": "member"})
+        api(
+            client,
+            "post",
+            f"/api/v1/orgs/{world.acme.slug}/invitations/",
+            token,
+            {"email": "new@acme.test", "role": "member"},
+        )
     secret = next(w for w in mail.outbox[-1].body.split() if "sg_inv_" in w).rsplit("/", 2)[-2]
     newcomer = client_as(make_user("new@acme.test"))
     response = api(newcomer, "post", "/api/v1/invitations/accept/", body={"token": secret})
@@ -89,9 +100,13 @@ def test_the_openapi_schema_is_valid_and_documents_every_endpoint(tmp_path):
     call_command("spectacular", "--validate", "--fail-on-warn", "--format", "openapi-json", "--file", str(out))
     schema = json.loads(out.read_text())
     assert set(schema["paths"]) >= {
-        "/api/v1/orgs/", "/api/v1/orgs/{org_slug}/", "/api/v1/orgs/{org_slug}/members/",
-        "/api/v1/orgs/{org_slug}/members/{id}/", "/api/v1/orgs/{org_slug}/invitations/",
-        "/api/v1/orgs/{org_slug}/tokens/", "/api/v1/invitations/accept/",
+        "/api/v1/orgs/",
+        "/api/v1/orgs/{org_slug}/",
+        "/api/v1/orgs/{org_slug}/members/",
+        "/api/v1/orgs/{org_slug}/members/{id}/",
+        "/api/v1/orgs/{org_slug}/invitations/",
+        "/api/v1/orgs/{org_slug}/tokens/",
+        "/api/v1/invitations/accept/",
     }
     assert schema["components"]["securitySchemes"]["apiToken"]["scheme"] == "bearer"
 

@@ -17,10 +17,12 @@ LONG = "x" * 1000
 
 
 def snapshot() -> tuple:
-    return tuple(
-        sorted(model.objects.values_list("pk", flat=True))
-        for model in (Organization, Membership, Invitation, ApiToken, User)
-    ) + (list(Organization.objects.values_list("name", flat=True)), list(Membership.objects.values_list("role", flat=True)))
+    ids = [
+        sorted(m.objects.values_list("pk", flat=True)) for m in (Organization, Membership, Invitation, ApiToken, User)
+    ]
+    names = list(Organization.objects.values_list("name", flat=True))
+    roles = list(Membership.objects.values_list("role", flat=True))
+    return (*ids, names, roles)
 
 
 @pytest.fixture
@@ -46,8 +48,13 @@ FORM_CASES = [
     (
         "invitation_create",
         lambda s: {"org_slug": s["slug"]},
-        [{}, {"email": "not-an-email", "role": "member"}, {"email": "a@b.test", "role": "god"},
-         {"email": "a" * 300 + "@x.test", "role": "member"}, {"email": "mia@acme.test", "role": "member"}],
+        [
+            {},
+            {"email": "not-an-email", "role": "member"},
+            {"email": "a@b.test", "role": "god"},
+            {"email": "a" * 300 + "@x.test", "role": "member"},
+            {"email": "mia@acme.test", "role": "member"},
+        ],
     ),
     (
         "membership_role",
@@ -59,9 +66,14 @@ FORM_CASES = [
     (
         "settings_tokens",
         lambda s: {"org_slug": s["slug"]},
-        [{}, {"name": "", "role": "admin"}, {"name": "x", "role": "owner"},
-         {"name": "x", "role": "admin", "expires_at": "yesterday"},
-         {"name": "x", "role": "admin", "expires_at": "2001-01-01T00:00"}, {"name": LONG, "role": "admin"}],
+        [
+            {},
+            {"name": "", "role": "admin"},
+            {"name": "x", "role": "owner"},
+            {"name": "x", "role": "admin", "expires_at": "yesterday"},
+            {"name": "x", "role": "admin", "expires_at": "2001-01-01T00:00"},
+            {"name": LONG, "role": "admin"},
+        ],
     ),
     ("invitation_detail", lambda s: {"secret": "sg_inv_bogus"}, [{}]),
 ]
@@ -83,8 +95,14 @@ def test_a_bad_form_answers_400_with_field_errors_and_saves_nothing(setup, name,
 
 
 ALLAUTH_FORMS = [
-    ("account_signup", [{}, {"email": "bad", "password1": "x", "password2": "y"},
-                        {"email": "new@x.test", "password1": "short", "password2": "short"}]),
+    (
+        "account_signup",
+        [
+            {},
+            {"email": "bad", "password1": "x", "password2": "y"},
+            {"email": "new@x.test", "password1": "short", "password2": "short"},
+        ],
+    ),
     ("account_login", [{}, {"login": "olivia@acme.test", "password": "wrong"}, {"login": LONG, "password": LONG}]),
     ("account_reset_password", [{}, {"email": "not-an-email"}]),
 ]

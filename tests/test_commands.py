@@ -22,7 +22,9 @@ def run(*args, stdin: str | None = None, monkeypatch=None) -> dict:
 
 
 def test_an_operator_creates_a_user_an_organization_and_a_token(monkeypatch):
-    user = run("create_user", "Ops@Example.test", "--password-stdin", stdin="a long passphrase 77\n", monkeypatch=monkeypatch)
+    user = run(
+        "create_user", "Ops@Example.test", "--password-stdin", stdin="a long passphrase 77\n", monkeypatch=monkeypatch
+    )
     assert user == {"user": "ops@example.test", "organization": user["organization"], "can_log_in": True}
     assert User.objects.get(email="ops@example.test").check_password("a long passphrase 77")
 
@@ -30,8 +32,17 @@ def test_an_operator_creates_a_user_an_organization_and_a_token(monkeypatch):
     assert org["organization"] == "platform-team"
     assert Membership.objects.get(organization__slug="platform-team").role == "owner"
 
-    issued = run("issue_api_token", "--org", "platform-team", "--name", "terraform", "--role", "auditor",
-                 "--expires-in-days", "30")
+    issued = run(
+        "issue_api_token",
+        "--org",
+        "platform-team",
+        "--name",
+        "terraform",
+        "--role",
+        "auditor",
+        "--expires-in-days",
+        "30",
+    )
     assert api_token_authenticate(issued["token"]).role == "auditor"
     assert issued["api"].endswith("/api/v1/orgs/platform-team/")
     assert issued["token"] not in {t.digest for t in ApiToken.objects.all()}

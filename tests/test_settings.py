@@ -17,12 +17,19 @@ SECRET = "s3cr3t-" + "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ" * 2
 
 
 def run_django(tmp_path, code: str, **env: str) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("SCOPEGATE_", "DATABASE_URL", "REDIS_URL",
-                                                                       "SECRET_KEY", "ALLOWED_HOSTS", "EMAIL_"))}
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SCOPEGATE_", "DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ALLOWED_HOSTS", "EMAIL_"))
+    }
     base.update(DJANGO_SETTINGS_MODULE="scopegate.settings", SCOPEGATE_DATA_DIR=str(tmp_path / "data"), **env)
     return subprocess.run(
         [sys.executable, "-c", f"import django; django.setup(); {code}"],
-        cwd=ROOT, env=base, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=base,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -49,8 +56,11 @@ def test_the_embedded_default_needs_no_services(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [
-        "django.db.backends.sqlite3", "channels.layers.InMemoryChannelLayer", "True",
-        "django.core.mail.backends.console.EmailBackend", "True",
+        "django.db.backends.sqlite3",
+        "channels.layers.InMemoryChannelLayer",
+        "True",
+        "django.core.mail.backends.console.EmailBackend",
+        "True",
     ]
     assert (tmp_path / "data" / "secret_key").stat().st_mode & 0o077 == 0
 
@@ -59,15 +69,18 @@ def test_database_and_redis_urls_switch_to_postgresql_and_redis(tmp_path):
     result = run_django(
         tmp_path,
         "from django.conf import settings as s; "
-        "print(s.DATABASES['default']['ENGINE'], s.CHANNEL_LAYERS['default']['BACKEND'], s.CACHES['default']['BACKEND'], "
-        "s.CELERY_BROKER_URL, s.CELERY_TASK_ALWAYS_EAGER)",
+        "print(s.DATABASES['default']['ENGINE'], s.CHANNEL_LAYERS['default']['BACKEND'], "
+        "s.CACHES['default']['BACKEND'], s.CELERY_BROKER_URL, s.CELERY_TASK_ALWAYS_EAGER)",
         DATABASE_URL="postgres://postgres@127.0.0.1:5432/postgres",
         REDIS_URL="redis://127.0.0.1:6379/3",
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [
-        "django.db.backends.postgresql", "channels_redis.core.RedisChannelLayer",
-        "django.core.cache.backends.redis.RedisCache", "redis://127.0.0.1:6379/3", "False",
+        "django.db.backends.postgresql",
+        "channels_redis.core.RedisChannelLayer",
+        "django.core.cache.backends.redis.RedisCache",
+        "redis://127.0.0.1:6379/3",
+        "False",
     ]
 
 
@@ -110,7 +123,7 @@ def test_secrets_can_be_read_from_files(tmp_path):
     (tmp_path / "keys").write_text(KEY_RING)
     result = run_django(
         tmp_path,
-        "from django.conf import settings as s; print(s.SECRET_KEY == %r, list(s.ENCRYPTION_KEYS))" % SECRET,
+        f"from django.conf import settings as s; print(s.SECRET_KEY == {SECRET!r}, list(s.ENCRYPTION_KEYS))",
         **production_env(SECRET_KEY=None, SCOPEGATE_ENCRYPTION_KEYS=None),
         SECRET_KEY_FILE=str(tmp_path / "secret"),
         SCOPEGATE_ENCRYPTION_KEYS_FILE=str(tmp_path / "keys"),

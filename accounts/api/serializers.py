@@ -1,9 +1,8 @@
 from rest_framework import serializers
 
-from scopegate.serializers import StrictCharField, StrictEmailField
-
 from accounts.models import ApiToken, Invitation, Membership, Organization
 from accounts.roles import TOKEN_ROLE_CHOICES, Role
+from scopegate.serializers import StrictCharField, StrictEmailField
 
 
 class OrganizationSerializer(serializers.ModelSerializer):

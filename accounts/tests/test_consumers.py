@@ -63,7 +63,9 @@ async def test_another_organizations_changes_are_not_heard(world):
 
 async def test_a_foreign_origin_is_refused(world):
     communicator = WebsocketCommunicator(
-        application, f"/ws/o/{world.acme.slug}/events/", headers=[(b"origin", b"http://evil.example"), (b"host", b"localhost")]
+        application,
+        f"/ws/o/{world.acme.slug}/events/",
+        headers=[(b"origin", b"http://evil.example"), (b"host", b"localhost")],
     )
     connected, _ = await communicator.connect()
     assert not connected

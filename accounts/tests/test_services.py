@@ -79,7 +79,7 @@ def test_an_invitation_is_mailed_and_accepted_by_the_invited_address_only(world,
     assert len(mail.outbox) == 1 and secret in mail.outbox[0].body
     assert mail.outbox[0].to == ["new@acme.test"]
 
-    with pytest.raises(ValidationError, match="is for new@acme.test"):
+    with pytest.raises(ValidationError, match=r"is for new@acme\.test"):
         services.invitation_accept(user=world.outsider, secret=secret)
     newcomer = make_user("new@acme.test")
     membership = services.invitation_accept(user=newcomer, secret=secret)

@@ -15,7 +15,9 @@ RULES = "{runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21aa']}}"
 def violations(page) -> list[str]:
     page.add_script_tag(path=str(AXE))
     result = page.evaluate(f"async () => await axe.run(document, {RULES})")
-    return [f"{v['id']}: {v['help']} ({len(v['nodes'])} nodes: {v['nodes'][0]['target']})" for v in result["violations"]]
+    return [
+        f"{v['id']}: {v['help']} ({len(v['nodes'])} nodes: {v['nodes'][0]['target']})" for v in result["violations"]
+    ]
 
 
 def test_every_page_meets_wcag_aa(live, browser):
@@ -34,8 +36,16 @@ def test_every_page_meets_wcag_aa(live, browser):
     page.locator("#id_password").fill(DEFAULT_PASSWORD)
     page.locator("form button[type=submit]").click()
     page.wait_for_url(f"**/o/{org.slug}/")
-    for suffix in ("", "connections/", "agents/", "activity/", "approvals/", "settings/", "settings/members/",
-                   "settings/tokens/"):
+    for suffix in (
+        "",
+        "connections/",
+        "agents/",
+        "activity/",
+        "approvals/",
+        "settings/",
+        "settings/members/",
+        "settings/tokens/",
+    ):
         path = f"/o/{org.slug}/{suffix}"
         page.goto(live.url + path)
         found[path] = violations(page)
