@@ -3,10 +3,7 @@ their own, so that every test can show cross-tenant denial by habit."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
-
-os.environ.setdefault("SCOPEGATE_ENV", "test")
 
 import pytest
 from django.test import Client
@@ -61,3 +58,9 @@ def client_as():
         return client
 
     return make
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests run last: Playwright's sync API keeps an event loop running in the main thread for the rest
+    of the session, and the asyncio tests need that thread free."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

@@ -202,7 +202,7 @@ ACCOUNT_CONFIRM_EMAIL_ON_GET = False
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
-ACCOUNT_RATE_LIMITS = {} if ENVIRONMENT == "test" else {"login_failed": "10/m/ip,5/5m/key"}
+ACCOUNT_RATE_LIMITS = False if ENVIRONMENT == "test" else {}
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[ScopeGate] "
 LOGIN_REDIRECT_URL = "root"
 LOGIN_URL = "account_login"

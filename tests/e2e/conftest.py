@@ -37,7 +37,14 @@ def browser_type_launch_args(browser_type_launch_args):
 def console_errors(page):
     """Every console error and uncaught exception of the page; a browser test asserts it stays empty."""
     errors: list[str] = []
-    page.on("console", lambda msg: errors.append(f"console: {msg.text}") if msg.type == "error" else None)
+    page.on(
+        "console",
+        lambda msg: (
+            errors.append(f"console: {msg.text} at {msg.location.get('url')} (page {page.url})")
+            if msg.type == "error"
+            else None
+        ),
+    )
     page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
     return errors
 

@@ -1,0 +1,8 @@
+"""Loaded with ``-p`` before Django reads its settings: the environment every test process runs in."""
+
+import os
+
+os.environ.setdefault("SCOPEGATE_ENV", "test")
+# Runs share CI's Redis: give each its own key space so that no state leaks from one run into the next.
+os.environ.setdefault("SCOPEGATE_CACHE_PREFIX", f"sgtest{os.getpid()}")
+os.environ.setdefault("SCOPEGATE_CHANNEL_PREFIX", f"sgtest{os.getpid()}")
