@@ -20,7 +20,9 @@ def run_django(tmp_path, code: str, **env: str) -> subprocess.CompletedProcess:
     base = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("SCOPEGATE_", "DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ALLOWED_HOSTS", "EMAIL_"))
+        if not k.startswith(
+            ("SCOPEGATE_", "DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ALLOWED_HOSTS", "EMAIL_", "DJANGO_ALLOW_ASYNC")
+        )
     }
     base.update(DJANGO_SETTINGS_MODULE="scopegate.settings", SCOPEGATE_DATA_DIR=str(tmp_path / "data"), **env)
     return subprocess.run(

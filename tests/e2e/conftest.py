@@ -1,13 +1,8 @@
-import os
 from pathlib import Path
 
 import pytest
 
 from tests.live import start_daphne, stop
-
-# Playwright's sync API runs an event loop in this thread; the ORM calls the tests make around it are
-# ordinary sync code. The daphne child process does not inherit this.
-os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 CHROMIUM_ARGS = [
@@ -19,6 +14,13 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
+
+
+@pytest.fixture(autouse=True)
+def _sync_orm_beside_playwright(monkeypatch):
+    """Playwright's sync API runs an event loop in this thread; the ORM calls a browser test makes around it
+    are ordinary sync code. Only these tests get the exemption, and the daphne child never inherits it."""
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 @pytest.fixture(scope="session")
