@@ -16,11 +16,14 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _sync_orm_beside_playwright(monkeypatch):
-    """Playwright's sync API runs an event loop in this thread; the ORM calls a browser test makes around it
-    are ordinary sync code. Only these tests get the exemption, and the daphne child never inherits it."""
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+@pytest.fixture(scope="session", autouse=True)
+def _sync_orm_beside_playwright():
+    """Playwright's sync API runs an event loop in this thread for the rest of the session; the ORM calls a
+    browser test makes around it (and the database flush after it) are ordinary sync code. Browser tests run
+    last (see conftest.py), so only they get the exemption; the daphne child never inherits it."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        yield
 
 
 @pytest.fixture(scope="session")
