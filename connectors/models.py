@@ -1,1 +1,110 @@
-"""Models of the connectors app."""
+"""Connections to the services agents act on, their encrypted credentials, and the tool catalogue."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils import timezone
+
+from accounts.models import OrganizationOwned, User
+from connectors import vault
+
+# A connection's name prefixes its tools (``github__create_issue``) and resource URIs (``github+repo://...``):
+# a letter first (it becomes part of a URI scheme), no underscores (``__`` separates it from the tool).
+CONNECTION_NAME_RE = r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$|^[a-z]$"
+connection_name_validator = RegexValidator(
+    CONNECTION_NAME_RE, "Use 1-32 lower-case letters, digits and dashes, starting with a letter."
+)
+
+
+class Connection(OrganizationOwned):
+    class Kind(models.TextChoices):
+        MCP = "mcp", "MCP server"
+        GITHUB = "github", "GitHub"
+        GOOGLE = "google", "Google"
+
+    class Transport(models.TextChoices):
+        STREAMABLE_HTTP = "streamable_http", "Streamable HTTP"
+        SSE = "sse", "HTTP+SSE (legacy)"
+        STDIO = "stdio", "Local command (stdio)"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Not yet synced"
+        ACTIVE = "active", "Active"
+        ERROR = "error", "Error"
+
+    name = models.CharField(max_length=32, validators=[connection_name_validator])
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.MCP)
+    transport = models.CharField(max_length=24, choices=Transport.choices, default=Transport.STREAMABLE_HTTP)
+    url = models.URLField(max_length=2000, blank=True)
+    # For stdio: the name of a command the operator allowed in settings, never a command line a tenant typed.
+    command_name = models.CharField(max_length=64, blank=True)
+    # Which era the upstream speaks, learned at discovery: "2026-07-28" or a legacy version.
+    protocol_version = models.CharField(max_length=16, blank=True)
+    server_info = models.JSONField(default=dict, blank=True)
+    secret_id = models.UUIDField(default=uuid.uuid4, editable=False, unique=True)
+    headers_ciphertext = models.BinaryField(null=True, blank=True)
+    header_names = models.JSONField(default=list, blank=True)  # displayable; the values stay encrypted
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    last_error = models.TextField(blank=True)
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["organization", "name"], name="connection_unique_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def _aad(self) -> bytes:
+        return f"connectors.Connection:{self.secret_id}:{self.organization_id}".encode()
+
+    def set_headers(self, headers: dict[str, str]) -> None:
+        self.header_names = sorted(headers)
+        self.headers_ciphertext = vault.encrypt(json.dumps(headers).encode(), aad=self._aad()) if headers else None
+
+    def get_headers(self) -> dict[str, str]:
+        if not self.headers_ciphertext:
+            return {}
+        return json.loads(vault.decrypt(self.headers_ciphertext, aad=self._aad()))
+
+
+class CatalogItem(OrganizationOwned):
+    """One tool, resource, resource template or prompt a connection offers, as last discovered."""
+
+    class Kind(models.TextChoices):
+        TOOL = "tool", "Tool"
+        RESOURCE = "resource", "Resource"
+        TEMPLATE = "template", "Resource template"
+        PROMPT = "prompt", "Prompt"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        CHANGED = "changed", "Changed upstream: awaiting approval"
+        REMOVED = "removed", "No longer offered"
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="items")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    name = models.CharField(max_length=2000)  # tool or prompt name, resource URI, or URI template
+    title = models.CharField(max_length=500, blank=True)
+    description = models.TextField(blank=True)
+    definition = models.JSONField(default=dict)  # the upstream's object as it came (inputSchema, annotations...)
+    fingerprint = models.CharField(max_length=64)
+    approved_fingerprint = models.CharField(max_length=64)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    first_seen_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["kind", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["connection", "kind", "name"], name="catalog_item_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.connection_id}:{self.kind}:{self.name}"

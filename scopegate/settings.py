@@ -7,6 +7,7 @@ the Celery broker and the cache. ``SCOPEGATE_ENV=production``: refuses to start 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import dj_database_url
@@ -249,6 +250,26 @@ elif PRODUCTION:
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 
+# --- gateway --------------------------------------------------------------------------------------------
+# How long an upstream may take before the agent gets an error naming the connection.
+UPSTREAM_TIMEOUT_SECONDS = env_int("SCOPEGATE_UPSTREAM_TIMEOUT_SECONDS", 30, minimum=1)
+# Upstream URLs resolving to private, loopback or link-local addresses are refused unless the operator allows
+# them (a try on one machine usually points at local servers; production refuses by default).
+ALLOW_PRIVATE_UPSTREAMS = env_bool("SCOPEGATE_ALLOW_PRIVATE_UPSTREAMS", not PRODUCTION)
+# Local MCP servers a tenant may pick by name, as JSON: {"time": ["uvx", "mcp-server-time"]}. Tenants never
+# type a command; only the operator's list is ever run.
+try:
+    STDIO_COMMANDS: dict[str, list[str]] = json.loads(env_str("SCOPEGATE_STDIO_COMMANDS") or "{}")
+except ValueError as _exc:
+    raise ImproperlyConfigured("SCOPEGATE_STDIO_COMMANDS must be a JSON object of name -> argv list") from _exc
+if not isinstance(STDIO_COMMANDS, dict) or not all(
+    isinstance(v, list) and v and all(isinstance(a, str) for a in v) for v in STDIO_COMMANDS.values()
+):
+    raise ImproperlyConfigured("SCOPEGATE_STDIO_COMMANDS must be a JSON object of name -> non-empty argv list")
+# Bounded staleness of a node's cached policy when it missed an invalidation message.
+POLICY_CACHE_SECONDS = env_int("SCOPEGATE_POLICY_CACHE_SECONDS", 5, minimum=0)
+MCP_MAX_BODY_BYTES = env_int("SCOPEGATE_MCP_MAX_BODY_BYTES", 4 * 1_048_576, minimum=1024)
+
 # --- HTTP ------------------------------------------------------------------------------------------------
 # Bodies larger than this answer 413 before anything reads them.
 MAX_BODY_BYTES = env_int("SCOPEGATE_MAX_BODY_BYTES", 1_048_576, minimum=1024)
@@ -347,5 +368,10 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("SCOPEGATE_LOG_LEVEL", "INFO")},
-    "loggers": {"django.server": {"level": "WARNING"}},
+    "loggers": {
+        "django.server": {"level": "WARNING"},
+        # Request lines may carry upstream URLs; never at INFO.
+        "httpx2": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
+    },
 }

@@ -1,0 +1,109 @@
+"""Talking to an upstream MCP server through the official SDK: discovery, and every transport the lean hot
+path does not handle itself (HTTP+SSE, stdio)."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx2
+from django.conf import settings
+from mcp import Client
+from mcp.client.sse import sse_client
+from mcp.client.stdio import StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
+
+
+class UpstreamConfigError(Exception):
+    """The connection cannot be opened as configured (e.g. a stdio command the operator no longer allows)."""
+
+
+@dataclass(frozen=True)
+class UpstreamTarget:
+    name: str
+    transport: str
+    url: str = ""
+    command_name: str = ""
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
+
+
+def stdio_command(command_name: str) -> list[str]:
+    argv = settings.STDIO_COMMANDS.get(command_name)
+    if not argv:
+        raise UpstreamConfigError(f"the operator does not allow a stdio command named {command_name!r}")
+    return list(argv)
+
+
+def _transport(target: UpstreamTarget, timeout: float):
+    if target.transport == "stdio":
+        argv = stdio_command(target.command_name)
+        return StdioServerParameters(command=argv[0], args=argv[1:])
+    if target.transport == "sse":
+        return sse_client(target.url, headers=target.headers, timeout=timeout)
+    http = httpx2.AsyncClient(headers=target.headers, timeout=httpx2.Timeout(timeout, read=timeout * 6))
+    return streamable_http_client(target.url, http_client=http)
+
+
+@contextlib.asynccontextmanager
+async def open_client(target: UpstreamTarget, *, timeout: float | None = None, **kwargs: Any) -> AsyncIterator[Client]:
+    timeout = timeout or settings.UPSTREAM_TIMEOUT_SECONDS
+    async with Client(
+        _transport(target, timeout), mode="auto", cache=None, read_timeout_seconds=timeout, **kwargs
+    ) as client:
+        yield client
+
+
+def dump(model: Any) -> dict:
+    return model.model_dump(by_alias=True, exclude_none=True, mode="json")
+
+
+def fingerprint(definition: dict) -> str:
+    """Pins what an agent is told about an item: its name, description and schemas, canonically encoded."""
+    return hashlib.sha256(json.dumps(definition, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+@dataclass
+class Discovery:
+    protocol_version: str
+    server_info: dict
+    tools: list[dict]
+    resources: list[dict]
+    templates: list[dict]
+    prompts: list[dict]
+
+
+async def _all_pages(fetch, attribute: str, limit: int = 100) -> list[dict]:
+    items: list[dict] = []
+    cursor: str | None = None
+    for _ in range(limit):  # a bound: an upstream that pages forever does not hang discovery
+        page = await fetch(cursor=cursor)
+        items.extend(dump(item) for item in getattr(page, attribute))
+        cursor = page.next_cursor
+        if not cursor:
+            break
+    return items
+
+
+async def discover(target: UpstreamTarget) -> Discovery:
+    async with open_client(target) as client:
+        caps = client.server_capabilities
+        tools = await _all_pages(client.list_tools, "tools") if caps.tools is not None else []
+        resources = templates = prompts = []
+        if caps.resources is not None:
+            resources = await _all_pages(client.list_resources, "resources")
+            templates = await _all_pages(client.list_resource_templates, "resource_templates")
+        if caps.prompts is not None:
+            prompts = await _all_pages(client.list_prompts, "prompts")
+        info = client.server_info
+        return Discovery(
+            protocol_version=client.protocol_version,
+            server_info=dump(info) if info is not None else {},
+            tools=tools,
+            resources=resources,
+            templates=templates,
+            prompts=prompts,
+        )

@@ -1,0 +1,250 @@
+"""Writes of the connectors app: connections of kind "MCP server" and their catalogue."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import socket
+from urllib.parse import urlsplit
+
+from asgiref.sync import async_to_sync
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.roles import Perm
+from accounts.tenancy import OrgContext
+from connectors.models import CONNECTION_NAME_RE, CatalogItem, Connection
+from connectors.sdk import Discovery, UpstreamConfigError, UpstreamTarget, discover, fingerprint
+
+logger = logging.getLogger(__name__)
+FORBIDDEN_HEADERS = {
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "mcp-session-id",
+    "mcp-protocol-version",
+    "mcp-method",
+    "mcp-name",
+    "accept",
+    "content-type",
+}
+
+
+def _changed(org_id: int) -> None:
+    from policies.runtime import announce_organization_changed
+
+    transaction.on_commit(lambda: announce_organization_changed(org_id))
+
+
+def check_upstream_url(url: str) -> None:
+    """Refuses URLs that are not http(s) or that reach private networks, unless the operator allows them."""
+    try:
+        URLValidator(schemes=["http", "https"])(url)
+    except ValidationError as exc:
+        raise ValidationError({"url": ["Enter an http:// or https:// URL."]}) from exc
+    if settings.ALLOW_PRIVATE_UPSTREAMS:
+        return
+    host = urlsplit(url).hostname or ""
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError as exc:
+        raise ValidationError({"url": [f"The host {host} cannot be resolved."]}) from exc
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global:
+            raise ValidationError({"url": [f"{host} resolves to a private address ({address}), which is refused."]})
+
+
+def _clean_headers(headers: dict | None) -> dict[str, str]:
+    headers = headers or {}
+    if not isinstance(headers, dict) or len(headers) > 20:
+        raise ValidationError({"headers": ["Send at most 20 headers as name: value."]})
+    clean: dict[str, str] = {}
+    for name, value in headers.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise ValidationError({"headers": ["Header names and values are strings."]})
+        name = name.strip()
+        if not name or not all(c.isalnum() or c in "-_" for c in name) or len(name) > 100:
+            raise ValidationError({"headers": [f"{name!r} is not a valid header name."]})
+        if name.lower() in FORBIDDEN_HEADERS:
+            raise ValidationError({"headers": [f"{name} is set by ScopeGate itself."]})
+        if "\r" in value or "\n" in value or len(value) > 8000:
+            raise ValidationError({"headers": [f"The value of {name} is not valid."]})
+        clean[name] = value
+    return clean
+
+
+def _validate(name: str, transport: str, url: str, command_name: str) -> None:
+    import re
+
+    errors: dict[str, list[str]] = {}
+    if not re.match(CONNECTION_NAME_RE, name or ""):
+        errors["name"] = ["Use 1-32 lower-case letters, digits and dashes, starting with a letter."]
+    if transport not in Connection.Transport.values:
+        errors["transport"] = [f"Choose one of: {', '.join(Connection.Transport.values)}."]
+    elif transport == Connection.Transport.STDIO:
+        if command_name not in settings.STDIO_COMMANDS:
+            allowed = ", ".join(sorted(settings.STDIO_COMMANDS)) or "none"
+            errors["command_name"] = [f"Choose a command the operator allows ({allowed})."]
+    elif not url:
+        errors["url"] = ["Enter the server's URL."]
+    if errors:
+        raise ValidationError(errors)
+    if transport != Connection.Transport.STDIO:
+        check_upstream_url(url)
+
+
+def connection_create(
+    *,
+    ctx: OrgContext,
+    name: str,
+    transport: str = Connection.Transport.STREAMABLE_HTTP,
+    url: str = "",
+    command_name: str = "",
+    headers: dict | None = None,
+    sync: bool = True,
+) -> Connection:
+    ctx.require(Perm.GOVERN)
+    name = (name or "").strip()
+    _validate(name, transport, url, command_name)
+    clean_headers = _clean_headers(headers)
+    try:
+        with transaction.atomic():
+            connection = Connection(
+                organization=ctx.organization,
+                name=name,
+                kind=Connection.Kind.MCP,
+                transport=transport,
+                url=url if transport != Connection.Transport.STDIO else "",
+                command_name=command_name if transport == Connection.Transport.STDIO else "",
+                created_by=ctx.user,
+            )
+            connection.set_headers(clean_headers)
+            connection.save()
+    except IntegrityError as exc:
+        raise ValidationError({"name": ["A connection with this name exists."]}) from exc
+    if sync:
+        connection_sync(ctx=ctx, connection_id=connection.pk)
+        connection.refresh_from_db()
+    return connection
+
+
+@transaction.atomic
+def connection_delete(*, ctx: OrgContext, connection_id: int) -> None:
+    ctx.require(Perm.GOVERN)
+    connection = ctx.get(Connection, pk=connection_id)
+    connection.delete()
+    _changed(ctx.organization.pk)
+
+
+def target_of(connection: Connection) -> UpstreamTarget:
+    return UpstreamTarget(
+        name=connection.name,
+        transport=connection.transport,
+        url=connection.url,
+        command_name=connection.command_name,
+        headers=connection.get_headers(),
+    )
+
+
+def connection_sync(*, ctx: OrgContext, connection_id: int) -> Connection:
+    """Discovers the connection's catalogue; the connection records the error when the upstream fails."""
+    ctx.require(Perm.GOVERN)
+    connection = ctx.get(Connection, pk=connection_id)
+    return catalogue_refresh(connection)
+
+
+def catalogue_refresh(connection: Connection) -> Connection:
+    """Not scoped by a person: called by connection_sync and by the gateway on a list-changed notification."""
+    try:
+        found = async_to_sync(discover)(target_of(connection))
+    except UpstreamConfigError as exc:
+        return _record_failure(connection, str(exc))
+    except BaseException as exc:  # the SDK raises exception groups; any failure is the upstream's
+        if isinstance(exc, KeyboardInterrupt | SystemExit):
+            raise
+        logger.info("discovery of connection %s failed: %r", connection.pk, exc)
+        return _record_failure(connection, _describe(exc))
+    _store_catalogue(connection, found)
+    return connection
+
+
+def _describe(exc: BaseException) -> str:
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    text = str(exc) or type(exc).__name__
+    return f"Could not reach the server: {text[:300]}"
+
+
+def _record_failure(connection: Connection, message: str) -> Connection:
+    Connection.objects.filter(pk=connection.pk).update(status=Connection.Status.ERROR, last_error=message)
+    connection.status, connection.last_error = Connection.Status.ERROR, message
+    return connection
+
+
+@transaction.atomic
+def _store_catalogue(connection: Connection, found: Discovery) -> None:
+    now = timezone.now()
+    existing = {(i.kind, i.name): i for i in CatalogItem.objects.select_for_update().filter(connection=connection)}
+    seen: set[tuple[str, str]] = set()
+    batches = (
+        (CatalogItem.Kind.TOOL, found.tools, "name"),
+        (CatalogItem.Kind.RESOURCE, found.resources, "uri"),
+        (CatalogItem.Kind.TEMPLATE, found.templates, "uriTemplate"),
+        (CatalogItem.Kind.PROMPT, found.prompts, "name"),
+    )
+    for kind, definitions, key in batches:
+        for definition in definitions:
+            name = definition.get(key)
+            if not isinstance(name, str) or not name or (kind, name) in seen:
+                continue
+            seen.add((kind, name))
+            print_ = fingerprint(definition)
+            item = existing.get((kind, name))
+            if item is None:
+                CatalogItem.objects.create(
+                    organization_id=connection.organization_id,
+                    connection=connection,
+                    kind=kind,
+                    name=name,
+                    title=str(definition.get("title") or "")[:500],
+                    description=str(definition.get("description") or ""),
+                    definition=definition,
+                    fingerprint=print_,
+                    approved_fingerprint=print_,
+                )
+                continue
+            item.definition, item.fingerprint, item.updated_at = definition, print_, now
+            item.title = str(definition.get("title") or "")[:500]
+            item.description = str(definition.get("description") or "")
+            # A tool that changed what it tells agents waits for an admin before agents see it again.
+            item.status = (
+                CatalogItem.Status.ACTIVE if print_ == item.approved_fingerprint else CatalogItem.Status.CHANGED
+            )
+            item.save()
+    gone = [i.pk for key, i in existing.items() if key not in seen]
+    CatalogItem.objects.filter(pk__in=gone).update(status=CatalogItem.Status.REMOVED, updated_at=now)
+    Connection.objects.filter(pk=connection.pk).update(
+        status=Connection.Status.ACTIVE,
+        last_error="",
+        last_synced_at=now,
+        protocol_version=found.protocol_version[:16],
+        server_info=found.server_info,
+    )
+    _changed(connection.organization_id)
+
+
+@transaction.atomic
+def catalog_item_approve(*, ctx: OrgContext, item_id: int) -> CatalogItem:
+    ctx.require(Perm.GOVERN)
+    item = ctx.get(CatalogItem.objects.select_for_update(), pk=item_id)
+    item.approved_fingerprint = item.fingerprint
+    if item.status == CatalogItem.Status.CHANGED:
+        item.status = CatalogItem.Status.ACTIVE
+    item.save(update_fields=["approved_fingerprint", "status"])
+    _changed(ctx.organization.pk)
+    return item

@@ -1,0 +1,65 @@
+"""An upstream MCP server of our own, written with the official SDK: the benchmark's echo tool and a few
+items of every kind. Run: python -m tests.upstreams.echo_server [streamable-http|sse|stdio] [port]."""
+
+from __future__ import annotations
+
+import sys
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
+
+server = MCPServer("scopegate-test-echo", version="1.0.0")
+
+
+@server.tool(description="Echo the message back.")
+def echo(message: str) -> str:
+    return message
+
+
+@server.tool(description="Add two integers.")
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+@server.tool(description="Delete a repository (a destructive tool to deny).")
+def delete_repo(repo: str) -> str:
+    return f"deleted {repo}"
+
+
+@server.tool(description="Report progress three times, then finish.")
+async def slow_count(ctx: Context, steps: int = 3) -> str:
+    for i in range(steps):
+        await ctx.report_progress(i + 1, steps, f"step {i + 1}")
+    return f"counted {steps}"
+
+
+@server.resource("echo://greeting", description="A greeting.", mime_type="text/plain")
+def greeting() -> str:
+    return "hello from upstream"
+
+
+@server.resource("echo://items/{item_id}", description="One item.", mime_type="text/plain")
+def item(item_id: str) -> str:
+    return f"item {item_id}"
+
+
+@server.prompt(description="Ask for a summary of a topic.")
+def summarize(topic: str) -> str:
+    return f"Summarize {topic} in one sentence."
+
+
+def main() -> None:
+    transport = sys.argv[1] if len(sys.argv) > 1 else "streamable-http"
+    if transport == "stdio":
+        server.run("stdio")
+        return
+    port = int(sys.argv[2]) if len(sys.argv) > 2 else 38100
+    security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    if transport == "sse":
+        server.run("sse", host="127.0.0.1", port=port, transport_security=security)
+    else:
+        server.run("streamable-http", host="127.0.0.1", port=port, transport_security=security)
+
+
+if __name__ == "__main__":
+    main()
