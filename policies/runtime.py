@@ -106,10 +106,6 @@ def _ttl() -> float:
     return float(getattr(settings, "POLICY_CACHE_SECONDS", 5))
 
 
-def _exposed_definition(definition: dict, key: str, value: str) -> dict:
-    return {**definition, key: value}
-
-
 def load_agent(public_id: str) -> AgentRuntime | None:
     agent = Agent.objects.filter(public_id=public_id, is_active=True).first()
     if agent is None:
@@ -155,31 +151,19 @@ def load_agent(public_id: str) -> AgentRuntime | None:
     items = CatalogItem.objects.filter(
         organization_id=org_id, connection_id__in=list(conns), status=CatalogItem.Status.ACTIVE
     )
+    slots = {
+        CatalogItem.Kind.TOOL: (runtime.tools, runtime.tool_name, "name"),
+        CatalogItem.Kind.PROMPT: (runtime.prompts, runtime.tool_name, "name"),
+        CatalogItem.Kind.RESOURCE: (runtime.resources, runtime.resource_uri, "uri"),
+        CatalogItem.Kind.TEMPLATE: (runtime.templates, runtime.resource_uri, "uriTemplate"),
+    }
     for item in items:
         decision = policy.decide(item.connection_id, item.kind, item.name)
         if not decision.allowed:
             continue
-        conn = conns[item.connection_id]
-        if item.kind == CatalogItem.Kind.TOOL:
-            name = runtime.tool_name(conn, item.name)
-            runtime.tools[name] = Exposed(
-                conn.id, item.name, decision.rule_id, _exposed_definition(item.definition, "name", name)
-            )
-        elif item.kind == CatalogItem.Kind.PROMPT:
-            name = runtime.tool_name(conn, item.name)
-            runtime.prompts[name] = Exposed(
-                conn.id, item.name, decision.rule_id, _exposed_definition(item.definition, "name", name)
-            )
-        elif item.kind == CatalogItem.Kind.RESOURCE:
-            uri = runtime.resource_uri(conn, item.name)
-            runtime.resources[uri] = Exposed(
-                conn.id, item.name, decision.rule_id, _exposed_definition(item.definition, "uri", uri)
-            )
-        else:
-            uri = runtime.resource_uri(conn, item.name)
-            runtime.templates[uri] = Exposed(
-                conn.id, item.name, decision.rule_id, _exposed_definition(item.definition, "uriTemplate", uri)
-            )
+        index, exposed_name, key = slots[item.kind]
+        name = exposed_name(conns[item.connection_id], item.name)
+        index[name] = Exposed(item.connection_id, item.name, decision.rule_id, {**item.definition, key: name})
     return runtime
 
 
