@@ -222,6 +222,10 @@ def _apply(message: dict) -> None:
         _agents.pop(public_id, None)
     for digest in message.get("keys", ()):
         _keys.pop(digest, None)
+    if message.get("sessions"):
+        from gateway.sessions import forget_ended
+
+        forget_ended(message["sessions"])
     org = message.get("organization")
     if org is not None:
         for public_id, (_, runtime) in list(_agents.items()):
@@ -244,6 +248,17 @@ def _announce(message: dict) -> None:
         logger.exception("could not broadcast a policy change; other nodes catch up within %ss", _ttl())
 
 
+async def announce_async(message: dict) -> None:
+    """The same as ``_announce``, from async code (the gateway)."""
+    _apply(message)
+    layer = get_channel_layer()
+    if layer is not None:
+        try:
+            await layer.group_send(GROUP, {"type": "gateway.invalidate", **message})
+        except Exception:
+            logger.exception("could not broadcast %s; other nodes catch up within %ss", sorted(message), _ttl())
+
+
 def announce_agents_changed(public_ids: list[str]) -> None:
     _announce({"agents": public_ids})
 
@@ -254,6 +269,10 @@ def announce_organization_changed(organization_id: int) -> None:
 
 def announce_keys_revoked(digests: list[str]) -> None:
     _announce({"keys": digests})
+
+
+async def announce_sessions_ended(hashes: list[str]) -> None:
+    await announce_async({"sessions": hashes})
 
 
 class _Listener:

@@ -10,8 +10,12 @@ from gateway.consumers import McpEndpointConsumer
 def build_application(django_application):
     http = URLRouter(
         [
-            re_path(r"^mcp/(?P<agent_ref>[^/]+)/?$", McpEndpointConsumer.as_asgi()),
-            re_path(r"^mcp/", McpEndpointConsumer.as_asgi()),
+            re_path(r"^mcp/(?P<agent_ref>[A-Za-z0-9_-]{1,64})/?$", McpEndpointConsumer.as_asgi()),
+            re_path(
+                r"^mcp/(?P<agent_ref>[A-Za-z0-9_-]{1,64})/(?P<key>[A-Za-z0-9_-]{1,100})/?$",
+                McpEndpointConsumer.as_asgi(),
+            ),
+            re_path(r"^mcp(/.*)?$", McpEndpointConsumer.as_asgi()),
             re_path(r"", django_application),
         ]
     )

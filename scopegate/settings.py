@@ -268,6 +268,8 @@ if not isinstance(STDIO_COMMANDS, dict) or not all(
     raise ImproperlyConfigured("SCOPEGATE_STDIO_COMMANDS must be a JSON object of name -> non-empty argv list")
 # Bounded staleness of a node's cached policy when it missed an invalidation message.
 POLICY_CACHE_SECONDS = env_int("SCOPEGATE_POLICY_CACHE_SECONDS", 5, minimum=0)
+# Browser origins allowed to call /mcp/ besides the gateway's own hosts (DNS rebinding protection).
+MCP_ALLOWED_ORIGINS = env_list("SCOPEGATE_MCP_ALLOWED_ORIGINS")
 MCP_MAX_BODY_BYTES = env_int("SCOPEGATE_MCP_MAX_BODY_BYTES", 4 * 1_048_576, minimum=1024)
 
 # --- HTTP ------------------------------------------------------------------------------------------------

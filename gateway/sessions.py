@@ -1,0 +1,62 @@
+"""Legacy-era sessions that any gateway node can serve.
+
+The ``Mcp-Session-Id`` is a signed token naming the agent, the key and the negotiated version, so a node that
+never saw the ``initialize`` still serves the session. Ending a session (DELETE, or revoking its key) is
+broadcast to every node like a policy change; a node that missed it learns at the latest when the key is
+refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+
+from django.core import signing
+
+SALT = "scopegate.gateway.session"
+MAX_AGE_SECONDS = 7 * 24 * 3600
+_ended: dict[str, float] = {}
+
+
+@dataclass(frozen=True)
+class Session:
+    token: str
+    agent_public_id: str
+    key_id: int
+    version: str
+
+
+def session_issue(*, agent_public_id: str, key_id: int, version: str) -> str:
+    return signing.dumps({"a": agent_public_id, "k": key_id, "v": version}, salt=SALT)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
+def session_open(token: str, *, agent_public_id: str) -> Session | None:
+    if not token or len(token) > 512 or _token_hash(token) in _ended:
+        return None
+    try:
+        data = signing.loads(token, salt=SALT, max_age=MAX_AGE_SECONDS)
+    except signing.BadSignature:
+        return None
+    if not isinstance(data, dict) or data.get("a") != agent_public_id:
+        return None
+    return Session(token=token, agent_public_id=data["a"], key_id=int(data["k"]), version=str(data["v"]))
+
+
+async def session_end(token: str) -> None:
+    from policies.runtime import announce_sessions_ended
+
+    await announce_sessions_ended([_token_hash(token)])
+
+
+def forget_ended(hashes: list[str]) -> None:
+    now = time.monotonic()
+    for digest in hashes:
+        _ended[digest] = now
+    if len(_ended) > 100_000:  # bounded: the oldest go first; their signatures expire anyway
+        for digest, _ in sorted(_ended.items(), key=lambda kv: kv[1])[:50_000]:
+            _ended.pop(digest, None)

@@ -1,0 +1,303 @@
+"""Forwarding to upstream MCP servers.
+
+Streamable HTTP upstreams (either era) are called with a lean pooled aiohttp client: one process-wide
+connection pool, one long-lived upstream session per connection (legacy era), the JSON-RPC body built by hand.
+HTTP+SSE and stdio upstreams go through the official SDK's client, kept open per connection in a task of its
+own. Either way the agent's credentials never leave the gateway: only the connection's own headers are sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import itertools
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+from django.conf import settings
+
+from connectors.sdk import UpstreamConfigError, UpstreamTarget, dump, open_client
+from gateway.jsonrpc import (
+    LATEST_LEGACY,
+    META_CLIENT_CAPS,
+    META_CLIENT_INFO,
+    META_VERSION,
+    MODERN_VERSION,
+    MODERN_VERSIONS,
+)
+from policies.runtime import ConnectionRuntime
+
+logger = logging.getLogger(__name__)
+CLIENT_INFO = {"name": "scopegate", "version": "0.1.0"}
+Notify = Callable[[dict], Awaitable[None]]
+
+
+class UpstreamError(Exception):
+    """The upstream is down, slow or answered nonsense; the message names the connection."""
+
+
+def _name_param(method: str, params: dict) -> str | None:
+    if method in ("tools/call", "prompts/get"):
+        return params.get("name")
+    if method in ("resources/read", "resources/subscribe", "resources/unsubscribe"):
+        return params.get("uri")
+    return None
+
+
+class _Http:
+    """The process's pooled HTTP client (one per event loop)."""
+
+    session: aiohttp.ClientSession | None = None
+
+    @classmethod
+    def get(cls) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        if cls.session is None or cls.session.closed or cls.session._loop is not loop:
+            connector = aiohttp.TCPConnector(
+                limit=512, limit_per_host=128, ttl_dns_cache=60, enable_cleanup_closed=True
+            )
+            cls.session = aiohttp.ClientSession(connector=connector, auto_decompress=True, trust_env=False)
+        return cls.session
+
+
+class HttpUpstream:
+    def __init__(self, conn: ConnectionRuntime) -> None:
+        self.conn = conn
+        self.modern = conn.protocol_version in MODERN_VERSIONS
+        self.session_id: str | None = None
+        self.version = conn.protocol_version if conn.protocol_version and not self.modern else LATEST_LEGACY
+        self._ids = itertools.count(1)
+        self._init_lock = asyncio.Lock()
+
+    def _headers(self, method: str, params: dict) -> dict[str, str]:
+        headers = dict(self.conn.headers)
+        headers["Content-Type"] = "application/json"
+        headers["Accept"] = "application/json, text/event-stream"
+        if self.modern:
+            headers["MCP-Protocol-Version"] = MODERN_VERSION
+            headers["Mcp-Method"] = method
+            name = _name_param(method, params)
+            if isinstance(name, str):
+                headers["Mcp-Name"] = name
+        else:
+            headers["MCP-Protocol-Version"] = self.version
+            if self.session_id:
+                headers["Mcp-Session-Id"] = self.session_id
+        return headers
+
+    def _params(self, params: dict) -> dict:
+        if not self.modern:
+            return params
+        meta = dict(params.get("_meta") or {})
+        meta[META_VERSION] = MODERN_VERSION
+        meta[META_CLIENT_INFO] = CLIENT_INFO
+        meta.setdefault(META_CLIENT_CAPS, {})
+        return {**params, "_meta": meta}
+
+    async def _ensure_session(self, timeout: float) -> None:
+        if self.modern or self.session_id:
+            return
+        async with self._init_lock:
+            if self.session_id:
+                return
+            init = {"protocolVersion": self.version, "capabilities": {}, "clientInfo": CLIENT_INFO}
+            self.session_id = None
+            reply, session_id = await self._post("initialize", init, None, timeout, initializing=True)
+            if "error" in reply:
+                raise UpstreamError(f"refused initialize: {reply['error'].get('message')}")
+            self.version = reply.get("result", {}).get("protocolVersion", self.version)
+            self.session_id = session_id
+            await self._post("notifications/initialized", None, None, timeout, notification=True)
+
+    async def _post(
+        self,
+        method: str,
+        params: dict | None,
+        notify: Notify | None,
+        timeout: float,
+        *,
+        notification: bool = False,
+        initializing: bool = False,
+    ) -> tuple[dict, str | None]:
+        body: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
+        upstream_id = None
+        if not notification:
+            upstream_id = next(self._ids)
+            body["id"] = upstream_id
+        if params is not None:
+            body["params"] = self._params(params)
+        headers = self._headers(method, params or {})
+        async with _Http.get().post(
+            self.conn.url,
+            data=json.dumps(body, separators=(",", ":")),
+            headers=headers,
+            timeout=aiohttp.ClientTimeout(total=timeout),
+            allow_redirects=False,
+        ) as response:
+            session_id = response.headers.get("Mcp-Session-Id")
+            if notification:
+                return {}, session_id
+            if response.status == 404 and self.session_id and not initializing:
+                raise _SessionExpired
+            ctype = response.headers.get("Content-Type", "")
+            if ctype.startswith("text/event-stream"):
+                return await self._read_stream(response, upstream_id, notify), session_id
+            if ctype.startswith("application/json"):
+                reply = json.loads(await response.read())
+                if isinstance(reply, dict) and ("result" in reply or "error" in reply):
+                    return reply, session_id
+            raise UpstreamError(f"answered HTTP {response.status} ({ctype or 'no content type'})")
+
+    async def _read_stream(self, response: aiohttp.ClientResponse, upstream_id: int, notify: Notify | None) -> dict:
+        data: list[str] = []
+        async for raw in response.content:
+            line = raw.decode("utf-8").rstrip("\r\n")
+            if line.startswith("data:"):
+                data.append(line[5:].lstrip(" "))
+                continue
+            if line or not data:
+                continue
+            message = json.loads("\n".join(data))
+            data.clear()
+            if (
+                isinstance(message, dict)
+                and message.get("id") == upstream_id
+                and ("result" in message or "error" in message)
+            ):
+                return message
+            if isinstance(message, dict) and "method" in message and "id" not in message and notify is not None:
+                await notify(message)
+        raise UpstreamError("closed its stream without an answer")
+
+    async def request(self, method: str, params: dict, *, notify: Notify | None, timeout: float) -> dict:
+        for attempt in range(2):
+            await self._ensure_session(timeout)
+            try:
+                reply, _ = await self._post(method, params, notify, timeout)
+                return reply
+            except _SessionExpired:
+                self.session_id = None  # the upstream forgot our session: open a new one, once
+                if attempt:
+                    raise UpstreamError("keeps forgetting its session") from None
+        raise AssertionError("unreachable")
+
+
+class _SessionExpired(Exception):
+    pass
+
+
+class SdkUpstream:
+    """An SDK client kept open in its own task (the SDK's cancel scopes must stay in one task)."""
+
+    def __init__(self, conn: ConnectionRuntime) -> None:
+        self.target = UpstreamTarget(
+            name=conn.name,
+            transport=conn.transport,
+            url=conn.url,
+            command_name=conn.command_name,
+            headers=conn.headers,
+        )
+        self._jobs: asyncio.Queue = asyncio.Queue()
+        self._task: asyncio.Task | None = None
+
+    async def _run(self) -> None:
+        try:
+            async with open_client(self.target) as client:
+                while True:
+                    job, future = await self._jobs.get()
+                    if future.done():
+                        continue
+                    try:
+                        future.set_result(await job(client))
+                    except Exception as exc:
+                        if not future.done():
+                            future.set_exception(exc)
+        except Exception as exc:
+            while not self._jobs.empty():
+                _, future = self._jobs.get_nowait()
+                if not future.done():
+                    future.set_exception(UpstreamError(f"is unreachable: {exc!r}"[:300]))
+            raise
+
+    async def request(self, method: str, params: dict, *, notify: Notify | None, timeout: float) -> dict:
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run())
+        future = asyncio.get_running_loop().create_future()
+        await self._jobs.put((lambda client: _sdk_call(client, method, params, notify), future))
+        return await future
+
+
+async def _sdk_call(client, method: str, params: dict, notify: Notify | None) -> dict:
+    from mcp.shared.exceptions import MCPError
+
+    try:
+        if method == "tools/call":
+            token = (params.get("_meta") or {}).get("progressToken")
+
+            async def progress(value: float, total: float | None, message: str | None) -> None:
+                if notify is not None and token is not None:
+                    note = {"progressToken": token, "progress": value}
+                    if total is not None:
+                        note["total"] = total
+                    if message:
+                        note["message"] = message
+                    await notify({"jsonrpc": "2.0", "method": "notifications/progress", "params": note})
+
+            result = await client.call_tool(params["name"], params.get("arguments"), progress_callback=progress)
+        elif method == "resources/read":
+            result = await client.read_resource(params["uri"])
+        elif method == "prompts/get":
+            result = await client.get_prompt(params["name"], params.get("arguments"))
+        elif method == "completion/complete":
+            result = await client.session.complete(
+                ref=params["ref"],
+                argument=params["argument"],
+                context_arguments=(params.get("context") or {}).get("arguments"),
+            )
+        elif method == "ping":
+            result = await client.send_ping()
+        else:
+            return {"error": {"code": -32601, "message": f"Method not found: {method}"}}
+    except MCPError as exc:
+        return {"error": dump(exc.error)}
+    return {"result": dump(result)}
+
+
+_pool: dict[tuple, HttpUpstream | SdkUpstream] = {}
+
+
+def upstream_for(conn: ConnectionRuntime) -> HttpUpstream | SdkUpstream:
+    # Keyed by everything that shapes the upstream session: a changed URL, header or era gets a fresh one.
+    headers = hashlib.sha256(json.dumps(conn.headers, sort_keys=True).encode()).hexdigest()
+    key = (conn.id, conn.transport, conn.url, conn.command_name, conn.protocol_version, headers)
+    upstream = _pool.get(key)
+    if upstream is None:
+        upstream = HttpUpstream(conn) if conn.transport == "streamable_http" else SdkUpstream(conn)
+        _pool[key] = upstream
+    return upstream
+
+
+async def forward(conn: ConnectionRuntime, method: str, params: dict, *, notify: Notify | None = None) -> dict:
+    """The upstream's JSON-RPC answer ({"result": ...} or {"error": ...}); UpstreamError names the connection."""
+    timeout = float(settings.UPSTREAM_TIMEOUT_SECONDS)
+    try:
+        async with asyncio.timeout(timeout):
+            return await upstream_for(conn).request(method, params, notify=notify, timeout=timeout)
+    except TimeoutError:
+        raise UpstreamError(f"Connection '{conn.name}' did not answer within {timeout:g} s.") from None
+    except UpstreamError as exc:
+        raise UpstreamError(f"Connection '{conn.name}' {exc}") from None
+    except UpstreamConfigError as exc:
+        raise UpstreamError(f"Connection '{conn.name}': {exc}") from None
+    except (aiohttp.ClientError, OSError, ValueError) as exc:
+        raise UpstreamError(f"Connection '{conn.name}' is unreachable ({type(exc).__name__}).") from None
+
+
+async def close_all() -> None:
+    with contextlib.suppress(Exception):
+        if _Http.session is not None:
+            await _Http.session.close()
