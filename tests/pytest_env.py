@@ -6,3 +6,10 @@ os.environ.setdefault("SCOPEGATE_ENV", "test")
 # Runs share CI's Redis: give each its own key space so that no state leaks from one run into the next.
 os.environ.setdefault("SCOPEGATE_CACHE_PREFIX", f"sgtest{os.getpid()}")
 os.environ.setdefault("SCOPEGATE_CHANNEL_PREFIX", f"sgtest{os.getpid()}")
+# The stdio servers this test operator allows; the daphne children inherit it.
+if "SCOPEGATE_STDIO_COMMANDS" not in os.environ:
+    import json
+
+    from tests.upstreams.run import STDIO_COMMANDS
+
+    os.environ["SCOPEGATE_STDIO_COMMANDS"] = json.dumps(STDIO_COMMANDS)
