@@ -10,6 +10,7 @@ from django.test import Client
 
 from accounts.models import Membership, Organization, User
 from tests.factories import make_membership, make_org, make_user
+from tests.live import start_daphne, stop
 
 
 @dataclass
@@ -64,3 +65,11 @@ def pytest_collection_modifyitems(config, items):
     """Browser tests run last: Playwright's sync API keeps an event loop running in the main thread for the rest
     of the session, and the asyncio tests need that thread free."""
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
+@pytest.fixture(scope="session")
+def live(django_db_setup, django_db_blocker, tmp_path_factory):
+    """A real daphne on loopback serving the test database; tests using it need a transactional database."""
+    server = start_daphne(tmp_path_factory.mktemp("daphne"))
+    yield server
+    stop(server)

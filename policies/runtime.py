@@ -291,10 +291,10 @@ class _Listener:
 
     async def _run(self, layer) -> None:
         channel = await layer.new_channel()
-        joined = 0.0
+        joined: float | None = None
         while True:
             try:
-                if time.monotonic() - joined > 3600:  # groups expire; join again well before
+                if joined is None or time.monotonic() - joined > 3600:  # groups expire; join again well before
                     await layer.group_add(GROUP, channel)
                     joined = time.monotonic()
                 _apply(await layer.receive(channel))
@@ -305,7 +305,7 @@ class _Listener:
                 _agents.clear()
                 _keys.clear()
                 await asyncio.sleep(1)
-                joined = 0.0
+                joined = None
 
 
 listener = _Listener()

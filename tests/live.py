@@ -63,8 +63,13 @@ def start_daphne(tmp_dir: Path, *, extra_env: dict[str, str] | None = None) -> L
     mail_dir.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_ALLOW_ASYNC_UNSAFE"}
     env.update(database_env())
+    if not os.environ.get("REDIS_URL"):
+        # Without Redis the channel layer is in-memory, so this process cannot tell the child that a key was
+        # revoked: the child reads every policy afresh instead. With Redis (CI) the real invalidation runs.
+        env["SCOPEGATE_POLICY_CACHE_SECONDS"] = "0"
     env.update(
         SCOPEGATE_ENV="test",
+        SCOPEGATE_UPSTREAM_TIMEOUT_SECONDS="3",
         SCOPEGATE_DEBUG="0",
         SCOPEGATE_PUBLIC_URL=url,
         EMAIL_FILE_PATH=str(mail_dir),

@@ -2,8 +2,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.live import start_daphne, stop
-
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -24,13 +22,6 @@ def _sync_orm_beside_playwright():
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         yield
-
-
-@pytest.fixture(scope="session")
-def live(django_db_setup, django_db_blocker, tmp_path_factory):
-    server = start_daphne(tmp_path_factory.mktemp("daphne"))
-    yield server
-    stop(server)
 
 
 @pytest.fixture(scope="session")

@@ -33,6 +33,14 @@ async def slow_count(ctx: Context, steps: int = 3) -> str:
     return f"counted {steps}"
 
 
+@server.tool(description="Sleep for some seconds, then answer (a slow upstream).")
+async def sleep(seconds: float) -> str:
+    import anyio
+
+    await anyio.sleep(seconds)
+    return f"slept {seconds}"
+
+
 @server.resource("echo://greeting", description="A greeting.", mime_type="text/plain")
 def greeting() -> str:
     return "hello from upstream"

@@ -1,0 +1,109 @@
+"""The gateway end to end: a real daphne in front of real upstreams, driven by the official SDK client in each
+era. Only allowed tools are listed, calls succeed, resources are read, prompts are got, progress arrives, a
+denied call is refused, a revoked key is refused."""
+
+import pytest
+from mcp.shared.exceptions import MCPError
+
+from audit.models import Event
+from gateway.tests.helpers import agent_with, connect, connected, org_ctx, run, tool_names
+from policies.services import agent_key_revoke
+from tests.upstreams.run import echo_server
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+MODES = ["legacy", "2026-07-28", "auto"]
+
+
+@pytest.fixture(scope="module")
+def echo():
+    with echo_server() as upstream:
+        yield upstream
+
+
+@pytest.fixture
+def setup(live, echo):
+    ctx = org_ctx()
+    conn = connect(ctx, "echo", echo.url)
+    return agent_with(ctx, live.url, allow=[(conn, "")], deny=[(conn, "delete_repo")])
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_agent_sees_and_uses_only_what_it_is_granted(setup, mode):
+    async def scenario():
+        async with connected(setup, mode) as client:
+            assert await tool_names(client) == {"echo__echo", "echo__add", "echo__slow_count", "echo__sleep"}
+            result = await client.call_tool("echo__add", {"a": 2, "b": 40})
+            assert result.structured_content == {"result": 42} and not result.is_error
+            with pytest.raises(MCPError) as denied:
+                await client.call_tool("echo__delete_repo", {"repo": "acme/web"})
+            assert denied.value.code == -32602 and "Unknown tool" in denied.value.message
+            with pytest.raises(MCPError) as unknown:
+                await client.call_tool("echo__no_such_tool", {})
+            assert unknown.value.message.replace("no_such_tool", "X") == denied.value.message.replace(
+                "delete_repo", "X"
+            )
+            resources = await client.list_resources()
+            assert [str(r.uri) for r in resources.resources] == ["echo+echo://greeting"]
+            templates = await client.list_resource_templates()
+            assert [t.uri_template for t in templates.resource_templates] == ["echo+echo://items/{item_id}"]
+            read = await client.read_resource("echo+echo://greeting")
+            assert read.contents[0].text == "hello from upstream"
+            item = await client.read_resource("echo+echo://items/7")
+            assert item.contents[0].text == "item 7"
+            prompt = await client.get_prompt("echo__summarize", {"topic": "bees"})
+            assert prompt.messages[0].content.text == "Summarize bees in one sentence."
+            progress = []
+
+            async def on_progress(value, total, message):
+                progress.append(value)
+
+            counted = await client.call_tool("echo__slow_count", {"steps": 3}, progress_callback=on_progress)
+            assert counted.content[0].text == "counted 3" and progress == [1, 2, 3]
+            return client.protocol_version
+
+    version = run(scenario())
+    assert version == ("2025-11-25" if mode == "legacy" else "2026-07-28")
+    calls = Event.objects.filter(method="tools/call", organization_id=setup.ctx.organization.pk)
+    assert calls.filter(decision="allow", outcome="ok").count() == 2
+    denied = calls.get(tool="echo__delete_repo")
+    assert denied.decision == "deny" and denied.rule_id is not None and denied.outcome == "refused"
+
+
+@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
+def test_a_revoked_key_is_refused_on_its_next_request(setup, mode):
+    from asgiref.sync import sync_to_async
+
+    outcome = {}
+
+    async def scenario():
+        async with connected(setup, mode) as client:
+            assert (await client.call_tool("echo__echo", {"message": "before"})).content[0].text == "before"
+            key = await sync_to_async(setup.agent.keys.get)()
+            await sync_to_async(agent_key_revoke)(ctx=setup.ctx, key_id=key.pk)
+            try:
+                await client.call_tool("echo__echo", {"message": "after"})
+            except BaseException as exc:  # the SDK reports the refusal as an error of the call or its session
+                outcome["error"] = exc
+                raise
+            outcome["answered"] = True
+
+    with pytest.raises(BaseException):  # noqa: B017 (whatever wraps it, the call must fail)
+        run(scenario())
+    assert "answered" not in outcome
+    refused = Event.objects.filter(
+        organization_id=setup.ctx.organization.pk, outcome="refused", error__contains="revoked"
+    )
+    assert refused.exists()
+
+
+def test_a_mounted_connection_is_served_without_prefixes(live, echo):
+    ctx = org_ctx("mount@example.test")
+    conn = connect(ctx, "echo", echo.url)
+    setup = agent_with(ctx, live.url, allow=[(conn, "echo")], mount=conn)
+
+    async def scenario():
+        async with connected(setup) as client:
+            assert await tool_names(client) == {"echo"}
+            assert (await client.call_tool("echo", {"message": "plain"})).content[0].text == "plain"
+
+    run(scenario())
