@@ -1,0 +1,325 @@
+"""Benchmark: tools/call through ScopeGate against the same calls made directly to the same upstream.
+
+    .venv/bin/python bench/gateway_bench.py [--seconds 10] [--database-url postgres://postgres@127.0.0.1:5432/sgbench]
+
+One run, same machine, same load generator (a lean aiohttp client speaking 2026-07-28 Streamable HTTP):
+1. starts the SDK echo server (tests/upstreams/echo_server.py) and one daphne gateway on PostgreSQL with
+   auditing on, an agent allowed the echo tool;
+2. at concurrency 1 and 32, runs tools/call "echo" directly and through the gateway for --seconds each;
+3. prints calls per second, p50/p99 latency, the gateway's CPU time per call (from /proc), and the ratios;
+4. opens 1,000 legacy sessions (initialize) and prints the gateway process's memory.
+Every loop is bounded in time and count; only the processes it started are stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+MODERN = "2026-07-28"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def call_body(i: int, name: str) -> bytes:
+    meta = {"io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientCapabilities": {}}
+    return json.dumps(
+        {
+            "jsonrpc": "2.0",
+            "id": i,
+            "method": "tools/call",
+            "params": {"name": name, "arguments": {"message": "ping"}, "_meta": meta},
+        }
+    ).encode()
+
+
+async def load(url: str, tool: str, headers: dict, concurrency: int, seconds: float) -> tuple[int, list[float]]:
+    latencies: list[float] = []
+    errors = 0
+    deadline = time.perf_counter() + seconds
+    hdrs = {
+        "Content-Type": "application/json",
+        "Accept": "application/json, text/event-stream",
+        "MCP-Protocol-Version": MODERN,
+        "Mcp-Method": "tools/call",
+        "Mcp-Name": tool,
+        **headers,
+    }
+    connector = aiohttp.TCPConnector(limit=concurrency * 2)
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def worker(w: int) -> None:
+            nonlocal errors
+            i = 0
+            while time.perf_counter() < deadline and i < 1_000_000:
+                i += 1
+                started = time.perf_counter()
+                async with session.post(url, data=call_body(i, tool), headers=hdrs) as response:
+                    payload = await response.read()
+                if response.status != 200 or b'"result"' not in payload:
+                    errors += 1
+                    continue
+                latencies.append(time.perf_counter() - started)
+
+        await asyncio.gather(*(worker(w) for w in range(concurrency)))
+    return errors, latencies
+
+
+def summarize(label: str, latencies: list[float], seconds: float, errors: int) -> dict:
+    ordered = sorted(latencies)
+    result = {
+        "label": label,
+        "calls": len(ordered),
+        "errors": errors,
+        "rps": len(ordered) / seconds,
+        "p50_ms": statistics.median(ordered) * 1000 if ordered else float("nan"),
+        "p99_ms": ordered[int(len(ordered) * 0.99) - 1] * 1000 if ordered else float("nan"),
+    }
+    print(
+        f"  {label:<34} {result['rps']:8.0f} calls/s  p50 {result['p50_ms']:6.2f} ms  "
+        f"p99 {result['p99_ms']:6.2f} ms  errors {errors}"
+    )
+    return result
+
+
+def wait_port(port: int, timeout: float = 30) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def prepare(env: dict, upstream_url: str) -> tuple[str, str]:
+    """Migrates the bench database and creates an organization, a connection, an agent and its key."""
+    subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v0"], cwd=ROOT, env=env, check=True)
+    script = f"""
+import json
+from accounts.models import User
+from accounts.services import user_create
+from accounts.models import Membership
+from accounts.tenancy import resolve_org_context
+from connectors.services import connection_create
+from policies.services import agent_create, agent_key_issue, rule_create
+User.objects.filter(email="bench@example.test").delete()
+from accounts.models import Organization
+Organization.objects.filter(name="bench@example.test").delete()
+user = user_create(email="bench@example.test", password=None)
+org = Membership.objects.get(user=user).organization
+ctx = resolve_org_context(user=user, token=None, slug=org.slug)
+conn = connection_create(ctx=ctx, name="echo", url="{upstream_url}")
+agent = agent_create(ctx=ctx, name="bench")
+rule_create(ctx=ctx, agent_id=agent.pk, effect="allow", connection_id=conn.pk, target="tool", name="echo")
+_, key = agent_key_issue(ctx=ctx, agent_id=agent.pk)
+print(json.dumps({{"agent": agent.public_id, "key": key, "status": conn.status, "error": conn.last_error}}))
+"""
+    out = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    data = json.loads(out.strip().splitlines()[-1])
+    if data["status"] != "active":
+        raise RuntimeError(f"the bench connection failed: {data['error']}")
+    return data["agent"], data["key"]
+
+
+async def open_sessions(url: str, key: str, count: int) -> int:
+    opened = 0
+    body = json.dumps(
+        {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {},
+                "clientInfo": {"name": "bench", "version": "1"},
+            },
+        }
+    )
+    hdrs = {
+        "Content-Type": "application/json",
+        "Accept": "application/json, text/event-stream",
+        "Authorization": f"Bearer {key}",
+    }
+    connector = aiohttp.TCPConnector(limit=count, force_close=False)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        sem = asyncio.Semaphore(64)
+
+        async def one() -> None:
+            nonlocal opened
+            async with sem, session.post(url, data=body, headers=hdrs) as response:
+                await response.read()
+                if response.headers.get("Mcp-Session-Id"):
+                    opened += 1
+
+        await asyncio.gather(*(one() for _ in range(count)))
+    return opened
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--database-url", default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/sgbench")
+    )
+    parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", ""))
+    parser.add_argument("--sessions", type=int, default=1000)
+    parser.add_argument("--profile", metavar="FILE", help="record the gateway with py-spy at concurrency 1")
+    args = parser.parse_args()
+
+    from tests.upstreams.run import free_port
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": args.database_url,
+        "SCOPEGATE_ENV": "development",
+        "SCOPEGATE_DEBUG": "0",
+        "SCOPEGATE_DATA_DIR": str(ROOT / "data" / "bench"),
+        "SCOPEGATE_LOG_LEVEL": "WARNING",
+    }
+    if args.redis_url:
+        env["REDIS_URL"] = args.redis_url
+    else:
+        env.pop("REDIS_URL", None)
+    subprocess.run(
+        [
+            "psql",
+            args.database_url.rsplit("/", 1)[0] + "/postgres",
+            "-qc",
+            f"CREATE DATABASE {args.database_url.rsplit('/', 1)[1]}",
+        ],
+        capture_output=True,
+    )
+
+    upstream_port, gateway_port = free_port(), free_port()
+    started: list[subprocess.Popen] = []
+    try:
+        upstream = subprocess.Popen(
+            [sys.executable, "-m", "tests.upstreams.echo_server", "streamable-http", str(upstream_port)],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        started.append(upstream)
+        wait_port(upstream_port)
+        upstream_url = f"http://127.0.0.1:{upstream_port}/mcp"
+        agent, key = prepare(env, upstream_url)
+        gateway = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "--access-log",
+                os.devnull,
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(gateway_port),
+                "scopegate.asgi:application",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        started.append(gateway)
+        wait_port(gateway_port)
+        gateway_url = f"http://127.0.0.1:{gateway_port}/mcp/{agent}"
+        auth = {"Authorization": f"Bearer {key}"}
+        print(
+            f"upstream: SDK echo server (pid {upstream.pid}); gateway: daphne (pid {gateway.pid}), "
+            f"PostgreSQL {'+ Redis ' if args.redis_url else ''}with auditing on"
+        )
+        asyncio.run(load(gateway_url, "echo__echo", auth, 4, 1.5))  # warm up both paths
+        asyncio.run(load(upstream_url, "echo", {}, 4, 1.0))
+        report = {}
+        for concurrency in (1, 32):
+            print(f"concurrency {concurrency}:")
+            errors, lat = asyncio.run(load(upstream_url, "echo", {}, concurrency, args.seconds))
+            direct = summarize("direct to upstream", lat, args.seconds, errors)
+            spy = None
+            if args.profile and concurrency == 1:
+                spy = subprocess.Popen(
+                    [
+                        "py-spy",
+                        "record",
+                        "--format",
+                        "raw",
+                        "--rate",
+                        "500",
+                        "-o",
+                        args.profile,
+                        "--pid",
+                        str(gateway.pid),
+                        "-d",
+                        str(int(args.seconds)),
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            cpu0 = cpu_seconds(gateway.pid)
+            errors, lat = asyncio.run(load(gateway_url, "echo__echo", auth, concurrency, args.seconds))
+            cpu = cpu_seconds(gateway.pid) - cpu0
+            if spy is not None:
+                spy.wait(timeout=60)
+            through = summarize("through ScopeGate", lat, args.seconds, errors)
+            cpu_ms = cpu / max(through["calls"], 1) * 1000
+            print(
+                f"  gateway CPU per call {cpu_ms:.3f} ms; added p50 {through['p50_ms'] - direct['p50_ms']:+.2f} ms; "
+                f"throughput {through['rps'] / direct['rps']:.0%} of direct"
+            )
+            report[concurrency] = {"direct": direct, "gateway": through, "gateway_cpu_ms_per_call": cpu_ms}
+        before = rss_mib(gateway.pid)
+        opened = asyncio.run(open_sessions(gateway_url, key, args.sessions))
+        after = rss_mib(gateway.pid)
+        print(
+            f"memory: gateway RSS {before:.1f} MiB before, {after:.1f} MiB after opening {opened} legacy sessions "
+            f"(sessions are signed tokens: no per-session state is kept)"
+        )
+        report["sessions"] = {"opened": opened, "rss_before_mib": before, "rss_after_mib": after}
+        out = ROOT / "artifacts" / "bench-gateway.json"
+        out.parent.mkdir(exist_ok=True)
+        out.write_text(json.dumps(report, indent=2))
+        print(f"written to {out.relative_to(ROOT)}")
+    finally:
+        for process in reversed(started):
+            process.terminate()
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+if __name__ == "__main__":
+    main()
