@@ -24,4 +24,21 @@ def _skip_twisted_form_parsing() -> None:
     WebRequest._parsePOSTFormSubmission = False
 
 
+def _redact_daphne_access_log() -> None:
+    """The secret-URL form of an agent's endpoint carries its key in the path: no access line may show it."""
+    try:
+        from daphne.access import AccessLogGenerator
+    except ImportError:
+        return
+    from gateway.redact import redact_path
+
+    original = AccessLogGenerator.write_entry
+
+    def write_entry(self, host, date, request, *args, **kwargs):
+        return original(self, host, date, redact_path(request), *args, **kwargs)
+
+    AccessLogGenerator.write_entry = write_entry
+
+
 _skip_twisted_form_parsing()
+_redact_daphne_access_log()

@@ -55,7 +55,7 @@ def modern_headers(setup, method, name=None):
 
 
 def post(client, setup, body, hdrs=None):
-    raw = body if isinstance(body, bytes | str) else json.dumps(body)
+    raw = body if isinstance(body, bytes) else json.dumps(body)
     return client.post(setup.endpoint, content=raw, headers=hdrs or headers(setup))
 
 
@@ -148,7 +148,7 @@ def test_media_types_origin_and_size_are_checked(gate):
     assert post(client, setup, modern("ping"), {**hdrs, "Accept": "text/html"}).status_code == 406
     assert post(client, setup, modern("ping"), {**hdrs, "Origin": "https://evil.example"}).status_code == 403
     huge = json.dumps(modern("tools/call", name="echo__echo", arguments={"message": "x" * 5_000_000}))
-    assert post(client, setup, huge, hdrs).status_code == 413
+    assert post(client, setup, huge.encode(), hdrs).status_code == 413
 
 
 def test_the_secret_url_form_works_and_no_log_or_audit_row_shows_the_key(gate, live):
