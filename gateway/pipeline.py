@@ -324,6 +324,23 @@ async def _forward(req: Request, ctx: Context, responder: Responder, conn_id: in
         raise RpcError(
             rpc.UPSTREAM_ERROR, f"Connection '{conn.name}' answered without a result.", {"connection": conn.name}
         )
+    return _in_era(ctx, method, result)
+
+
+CACHEABLE = {"resources/read"}
+
+
+def _in_era(ctx: Context, method: str, result: dict) -> dict:
+    """Bridges an upstream's result to the agent's era: modern results carry resultType (and cache hints on
+    cacheable methods); legacy ones do not."""
+    if ctx.modern:
+        result.setdefault("resultType", "complete")
+        if method in CACHEABLE:
+            result.setdefault("ttlMs", 0)
+            result.setdefault("cacheScope", "private")
+    elif result.get("resultType") == "complete":
+        for key in ("resultType", "ttlMs", "cacheScope"):
+            result.pop(key, None)
     return result
 
 

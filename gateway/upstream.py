@@ -161,8 +161,11 @@ class HttpUpstream:
                 continue
             if line or not data:
                 continue
-            message = json.loads("\n".join(data))
+            text = "\n".join(data).strip()
             data.clear()
+            if not text:
+                continue  # a priming event (an id to resume from, no message)
+            message = json.loads(text)
             if (
                 isinstance(message, dict)
                 and message.get("id") == upstream_id
