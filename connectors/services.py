@@ -78,6 +78,22 @@ def _clean_headers(headers: dict | None) -> dict[str, str]:
     return clean
 
 
+def headers_from_lines(lines: list[str]) -> dict[str, str]:
+    """Reads ``Name: value`` lines, as typed in the form or given to ``add_connection --header``."""
+    headers: dict[str, str] = {}
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        name, colon, value = line.partition(":")
+        name = name.strip()
+        if not colon or not name:
+            raise ValidationError({"headers": [f"Line {number} is not of the form 'Name: value'."]})
+        if name.lower() in {n.lower() for n in headers}:
+            raise ValidationError({"headers": [f"{name} is given twice."]})
+        headers[name] = value.strip()
+    return headers
+
+
 def _validate(name: str, transport: str, url: str, command_name: str) -> None:
     import re
 
