@@ -219,3 +219,29 @@ def agent_tools_set(*, ctx: OrgContext, agent_id: int, allowed: dict[int, set[st
     ]
     Rule.objects.bulk_create(rows)
     _changed(agent.public_id)
+
+
+@transaction.atomic
+def agent_rules_set(
+    *, ctx: OrgContext, agent_id: int, allow: list[tuple[int, str]], deny: list[tuple[int, str]]
+) -> None:
+    """Sets the agent's whole policy at once (``set_rules``): each pair is (connection id, tool name), an empty
+    name meaning everything of the connection. Replaces every allow and every deny rule of the agent."""
+    ctx.require(Perm.GOVERN)
+    agent = ctx.get(Agent.objects.select_for_update(), pk=agent_id)
+    whole = {cid for cid, tool in allow if not tool}
+    allowed: dict[int, set[str]] = {}
+    for cid, tool in allow:
+        if tool:
+            allowed.setdefault(cid, set()).add(tool)
+    agent_tools_set(ctx=ctx, agent_id=agent.pk, allowed=allowed, whole=whole)
+    ctx.scoped(Rule).filter(agent=agent, effect=Rule.Effect.DENY).delete()
+    for cid, tool in sorted(set(deny)):
+        rule_create(
+            ctx=ctx,
+            agent_id=agent.pk,
+            effect=Rule.Effect.DENY,
+            connection_id=cid,
+            target=Rule.Target.TOOL if tool else Rule.Target.ALL,
+            name=tool,
+        )
