@@ -4,6 +4,8 @@ errors (400) or 413 (415 for a body that is not JSON), never a 500, and nothing 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import pytest
 from django.urls import reverse
@@ -11,6 +13,10 @@ from django.urls import reverse
 from accounts import services
 from accounts.models import ApiToken, Invitation, Membership, Organization, User
 from accounts.tenancy import resolve_org_context
+from connectors.models import CatalogItem, Connection
+from connectors.services import connection_create
+from policies.models import Agent, AgentKey, Rule
+from policies.services import agent_create, agent_key_issue
 
 OVERSIZED = "x" * 1_200_000
 LONG = "x" * 1000
@@ -22,14 +28,38 @@ def snapshot() -> tuple:
     ]
     names = list(Organization.objects.values_list("name", flat=True))
     roles = list(Membership.objects.values_list("role", flat=True))
-    return (*ids, names, roles)
+    gateway = [
+        sorted(Connection.objects.values_list("pk", "name", "url", "header_names", "status")),
+        sorted(CatalogItem.objects.values_list("pk", "status", "approved_fingerprint")),
+        sorted(Agent.objects.values_list("pk", "name", "description", "mount_id", "is_active")),
+        sorted(AgentKey.objects.values_list("pk", "name", "revoked_at", "expires_at")),
+        sorted(Rule.objects.values_list("pk", "effect", "connection_id", "target", "name")),
+    ]
+    return (*ids, names, roles, *gateway)
 
 
 @pytest.fixture
 def setup(world, client_as):
     ctx = resolve_org_context(user=world.owner, token=None, slug=world.acme.slug)
     _, secret = services.api_token_issue(ctx=ctx, name="ops", role="admin")
+    connection = connection_create(ctx=ctx, name="echo", url="http://127.0.0.1:9/mcp", sync=False)
+    CatalogItem.objects.create(
+        organization=world.acme,
+        connection=connection,
+        kind=CatalogItem.Kind.TOOL,
+        name="echo",
+        fingerprint="a" * 64,
+        approved_fingerprint="a" * 64,
+    )
+    agent = agent_create(ctx=ctx, name="release-bot")
+    agent_create(ctx=ctx, name="other-bot")
+    agent_key_issue(ctx=ctx, agent_id=agent.pk, name="laptop")
+    evil_ctx = resolve_org_context(user=world.outsider, token=None, slug=world.evil.slug)
+    evil_connection = connection_create(ctx=evil_ctx, name="loot", url="http://127.0.0.1:9/mcp", sync=False)
     return {
+        "connection": connection.pk,
+        "agent": agent.pk,
+        "evil_connection": evil_connection.pk,
         "world": world,
         "owner": client_as(world.owner),
         "anon": client_as(None),
@@ -40,7 +70,10 @@ def setup(world, client_as):
     }
 
 
-# (url name, kwargs from setup, [bad bodies]) for forms posted as the organization's owner
+# A valid "Add MCP server" form to break one field at a time: nothing listens on the port.
+SERVER = {"name": "new-server", "transport": "streamable_http", "url": "http://127.0.0.1:9/mcp", "headers": ""}
+
+# (url name, kwargs from setup, [bad bodies, or functions of setup returning one]) posted as the owner
 FORM_CASES = [
     ("org_create", lambda s: {}, [{}, {"name": ""}, {"name": "   "}, {"name": LONG}]),
     ("org_settings", lambda s: {"org_slug": s["slug"]}, [{}, {"name": ""}, {"name": LONG}]),
@@ -76,6 +109,95 @@ FORM_CASES = [
         ],
     ),
     ("invitation_detail", lambda s: {"secret": "sg_inv_bogus"}, [{}]),
+    (
+        "connections",
+        lambda s: {"org_slug": s["slug"]},
+        [
+            {},
+            {**SERVER, "name": ""},
+            {**SERVER, "name": "Not A Name"},
+            {**SERVER, "name": "two__underscores"},
+            {**SERVER, "name": LONG},
+            {**SERVER, "name": "echo"},
+            {**SERVER, "transport": "carrier-pigeon"},
+            {**SERVER, "url": ""},
+            {**SERVER, "url": "ftp://files.example.test/"},
+            {**SERVER, "url": "not a url"},
+            {**SERVER, "url": "http://" + LONG * 3},
+            {**SERVER, "transport": "stdio", "command_name": ""},
+            {**SERVER, "transport": "stdio", "command_name": "rm -rf /"},
+            {**SERVER, "headers": "no colon on this line"},
+            {**SERVER, "headers": ": no name"},
+            {**SERVER, "headers": "Host: evil.test"},
+            {**SERVER, "headers": "Mcp-Session-Id: x"},
+            {**SERVER, "headers": "Bad Name: x"},
+            {**SERVER, "headers": "X-Team: a\nx-team: b"},
+            {**SERVER, "headers": "\n".join(f"X-H{i}: v" for i in range(21))},
+        ],
+    ),
+    (
+        "agents",
+        lambda s: {"org_slug": s["slug"]},
+        [
+            {},
+            {"name": ""},
+            {"name": "   "},
+            {"name": LONG},
+            {"name": "release-bot"},
+            {"name": "new", "description": "d" * 2001},
+            {"name": "new", "mount": "999999"},
+            {"name": "new", "mount": "abc"},
+            lambda s: {"name": "new", "mount": s["evil_connection"]},
+        ],
+    ),
+    (
+        "agent_update",
+        lambda s: {"org_slug": s["slug"], "pk": s["agent"]},
+        [
+            {},
+            {"agent-name": ""},
+            {"agent-name": LONG},
+            {"agent-name": "other-bot"},
+            {"agent-name": "x", "agent-mount": "999999"},
+            lambda s: {"agent-name": "x", "agent-mount": s["evil_connection"]},
+        ],
+    ),
+    ("agent_activation", lambda s: {"org_slug": s["slug"], "pk": s["agent"]}, [{}, {"is_active": "maybe"}]),
+    (
+        "agent_key_issue",
+        lambda s: {"org_slug": s["slug"], "pk": s["agent"]},
+        [
+            {},
+            {"key-name": ""},
+            {"key-name": LONG},
+            {"key-name": "x", "key-expires_at": "yesterday"},
+            {"key-name": "x", "key-expires_at": "2001-01-01T00:00"},
+        ],
+    ),
+    (
+        "agent_tools",
+        lambda s: {"org_slug": s["slug"], "pk": s["agent"]},
+        [
+            {"whole": "abc"},
+            {"whole": "999999"},
+            {"tool": "no-colon"},
+            {"tool": "999999:echo"},
+            lambda s: {"tool": f"{s['connection']}:no-such-tool"},
+            lambda s: {"whole": s["evil_connection"]},
+        ],
+    ),
+    (
+        "agent_rule_create",
+        lambda s: {"org_slug": s["slug"], "pk": s["agent"]},
+        [
+            {},
+            {"rule-connection": "999999", "rule-target": "tool", "rule-name": "echo"},
+            lambda s: {"rule-connection": s["connection"], "rule-target": "everything"},
+            lambda s: {"rule-connection": s["connection"], "rule-target": "all", "rule-name": "echo"},
+            lambda s: {"rule-connection": s["connection"], "rule-target": "tool", "rule-name": "x" * 2001},
+            lambda s: {"rule-connection": s["evil_connection"], "rule-target": "all"},
+        ],
+    ),
 ]
 
 
@@ -88,7 +210,8 @@ def _form_params():
 @pytest.mark.parametrize(("name", "kwargs", "body"), list(_form_params()))
 def test_a_bad_form_answers_400_with_field_errors_and_saves_nothing(setup, name, kwargs, body):
     before = snapshot()
-    response = setup["owner"].post(reverse(name, kwargs=kwargs(setup)), data=body)
+    data = body(setup) if callable(body) else body
+    response = setup["owner"].post(reverse(name, kwargs=kwargs(setup)), data=data)
     assert response.status_code == 400
     assert b'role="alert"' in response.content
     assert snapshot() == before
@@ -143,60 +266,207 @@ def test_an_oversized_form_answers_413(setup, name):
     assert snapshot() == before
 
 
-# (url name, method, kwargs, a valid body to break)
+@dataclass(frozen=True)
+class Write:
+    """An API write endpoint and a valid body to break: each field of ``breakable`` with every WRONG_VALUE
+    (except those ``valid_too`` names for that field), then each override of ``extra`` on its own."""
+
+    name: str
+    method: str
+    kwargs: Callable[[dict], dict]
+    body: dict | Callable[[dict], dict]
+    breakable: tuple[str, ...] = ()  # default: every field of a dict body
+    valid_too: dict[str, tuple] = field(default_factory=dict)
+    extra: tuple[dict | Callable[[dict], dict], ...] = ()
+
+    def valid(self, setup: dict) -> dict:
+        return self.body(setup) if callable(self.body) else dict(self.body)
+
+    def fields(self) -> tuple[str, ...]:
+        return self.breakable or tuple(self.body)  # type: ignore[arg-type]
+
+
+def org(s):
+    return {"org_slug": s["slug"]}
+
+
+def agent(s):
+    return {"org_slug": s["slug"], "pk": s["agent"]}
+
+
 API_WRITES = [
-    ("api_orgs", "post", lambda s: {}, {"name": "New"}),
-    ("api_org", "patch", lambda s: {"org_slug": s["slug"]}, {"name": "New"}),
-    ("api_member", "patch", lambda s: {"org_slug": s["slug"], "pk": s["erin"]}, {"role": "auditor"}),
-    ("api_invitations", "post", lambda s: {"org_slug": s["slug"]}, {"email": "n@acme.test", "role": "member"}),
-    ("api_tokens", "post", lambda s: {"org_slug": s["slug"]}, {"name": "ci", "role": "auditor"}),
-    ("api_invitation_accept", "post", lambda s: {}, {"token": "sg_inv_x"}),
+    Write("api_orgs", "post", lambda s: {}, {"name": "New"}),
+    Write("api_org", "patch", org, {"name": "New"}),
+    Write("api_member", "patch", lambda s: {**org(s), "pk": s["erin"]}, {"role": "auditor"}),
+    Write("api_invitations", "post", org, {"email": "n@acme.test", "role": "member"}),
+    Write("api_tokens", "post", org, {"name": "ci", "role": "auditor"}),
+    Write("api_invitation_accept", "post", lambda s: {}, {"token": "sg_inv_x"}),
+    Write(
+        "api_connections",
+        "post",
+        org,
+        {"name": "new-server", "transport": "streamable_http", "url": "http://127.0.0.1:9/mcp"},
+        extra=(
+            {"name": "Not A Name"},
+            {"name": "echo"},
+            {"url": "ftp://files.example.test/"},
+            {"transport": "stdio", "command_name": "rm -rf /"},
+            {"command_name": 5},
+            {"headers": []},
+            {"headers": "Authorization: x"},
+            {"headers": None},
+            {"headers": {"X-Team": 1}},
+            {"headers": {"Host": "evil.test"}},
+            {"headers": {"Bad Name": "x"}},
+            {"headers": {"X-Team": "a\r\nInjected: yes"}},
+            {"headers": {f"X-H{i}": "v" for i in range(21)}},
+            {"sync": "yes"},
+            {"sync": 1},
+            {"sync": None},
+        ),
+    ),
+    Write(
+        "api_agents",
+        "post",
+        org,
+        {"name": "new-bot"},
+        extra=(
+            {"name": "release-bot"},
+            {"description": 5},
+            {"description": "d" * 2001},
+            {"mount": "1"},
+            {"mount": True},
+            {"mount": 1.5},
+            {"mount": 999999},
+            lambda s: {"mount": s["evil_connection"]},
+        ),
+    ),
+    Write(
+        "api_agent",
+        "patch",
+        agent,
+        {"name": "renamed"},
+        extra=(
+            {"name": "other-bot"},
+            {"description": None},
+            {"is_active": "yes"},
+            {"is_active": 1},
+            {"is_active": None},
+            {"mount": "x"},
+            {"mount": 999999},
+            lambda s: {"mount": s["evil_connection"]},
+        ),
+    ),
+    Write(
+        "api_agent_keys",
+        "post",
+        agent,
+        {"name": "ci"},
+        extra=(
+            {"expires_at": "yesterday"},
+            {"expires_at": "2001-01-01T00:00:00Z"},
+            {"expires_at": 12},
+            {"expires_at": True},
+        ),
+    ),
+    Write(
+        "api_agent_rules",
+        "post",
+        agent,
+        lambda s: {"effect": "deny", "connection": s["connection"], "target": "tool", "name": "echo"},
+        breakable=("effect", "connection", "target"),
+        extra=(
+            {"effect": "ask"},
+            {"name": 5},
+            {"name": "x" * 2001},
+            {"target": "all", "name": "echo"},
+            {"connection": 999999},
+            {"connection": "1"},
+            lambda s: {"connection": s["evil_connection"]},
+        ),
+    ),
+    Write(
+        "api_agent_tools",
+        "put",
+        agent,
+        lambda s: {"whole": [], "allowed": {str(s["connection"]): ["echo"]}},
+        breakable=("whole", "allowed"),
+        valid_too={"whole": ([],), "allowed": ({},)},
+        extra=(
+            {"whole": [999999]},
+            {"whole": ["1"]},
+            {"whole": [True]},
+            {"allowed": {"999999": ["echo"]}},
+            {"allowed": {"abc": ["echo"]}},
+            {"allowed": {"1": "echo"}},
+            {"allowed": {"1": [5]}},
+            lambda s: {"allowed": {str(s["connection"]): ["no-such-tool"]}},
+            lambda s: {"whole": [s["evil_connection"]]},
+            lambda s: {"allowed": {str(s["evil_connection"]): ["echo"]}},
+        ),
+    ),
 ]
 WRONG_VALUES = [None, True, 12.5, [], {}, ["a"], {"a": 1}, LONG, ""]
 
 
+def _raw(text: str) -> Callable[[dict], str]:
+    return lambda setup: text
+
+
+def _broken(write: Write, override) -> Callable[[dict], str]:
+    def raw(setup: dict) -> str:
+        changes = override(setup) if callable(override) else override
+        return json.dumps({**write.valid(setup), **changes})
+
+    return raw
+
+
 def _api_params():
-    for name, method, kwargs, body in API_WRITES:
-        yield pytest.param(name, method, kwargs, "{not json", 400, id=f"{name}-malformed")
-        yield pytest.param(name, method, kwargs, "[1, 2]", 400, id=f"{name}-array")
-        yield pytest.param(name, method, kwargs, "null", 400, id=f"{name}-null")
-        yield pytest.param(name, method, kwargs, "{}", 400, id=f"{name}-missing")
-        for field in body:
+    for w in API_WRITES:
+        yield pytest.param(w, _raw("{not json"), id=f"{w.name}-malformed")
+        yield pytest.param(w, _raw("[1, 2]"), id=f"{w.name}-array")
+        yield pytest.param(w, _raw("null"), id=f"{w.name}-null")
+        yield pytest.param(w, _raw("{}"), id=f"{w.name}-missing")
+        for name in w.fields():
             for i, value in enumerate(WRONG_VALUES):
-                wrong = json.dumps({**body, field: value})
-                yield pytest.param(name, method, kwargs, wrong, 400, id=f"{name}-{field}-wrong{i}")
+                if value not in w.valid_too.get(name, ()):
+                    yield pytest.param(w, _broken(w, {name: value}), id=f"{w.name}-{name}-wrong{i}")
+        for i, override in enumerate(w.extra):
+            yield pytest.param(w, _broken(w, override), id=f"{w.name}-bad{i}")
 
 
-def _call(setup, name, method, kwargs, raw, **extra):
-    client = setup["owner"] if name in {"api_orgs", "api_invitation_accept"} else setup["anon"]
+def _call(setup, write: Write, raw: str, **extra):
+    client = setup["owner"] if write.name in {"api_orgs", "api_invitation_accept"} else setup["anon"]
     headers = {} if client is setup["owner"] else {"HTTP_AUTHORIZATION": f"Bearer {setup['token']}"}
-    return getattr(client, method)(
-        reverse(name, kwargs=kwargs(setup)), data=raw, **{"content_type": "application/json", **extra, **headers}
+    return getattr(client, write.method)(
+        reverse(write.name, kwargs=write.kwargs(setup)),
+        data=raw,
+        **{"content_type": "application/json", **extra, **headers},
     )
 
 
-@pytest.mark.parametrize(("name", "method", "kwargs", "raw", "status"), list(_api_params()))
-def test_bad_api_input_answers_field_errors_in_one_shape_and_saves_nothing(setup, name, method, kwargs, raw, status):
+@pytest.mark.parametrize(("write", "raw"), list(_api_params()))
+def test_bad_api_input_answers_field_errors_in_one_shape_and_saves_nothing(setup, write, raw):
     before = snapshot()
-    response = _call(setup, name, method, kwargs, raw)
-    assert response.status_code == status, response.content[:300]
+    response = _call(setup, write, raw(setup))
+    assert response.status_code == 400, response.content[:300]
     error = response.json()["error"]
     assert error["type"] in {"validation_error", "parse_error"} and error["detail"]
     assert snapshot() == before
 
 
-@pytest.mark.parametrize(("name", "method", "kwargs", "body"), API_WRITES, ids=[w[0] for w in API_WRITES])
-def test_an_oversized_api_body_answers_413(setup, name, method, kwargs, body):
+@pytest.mark.parametrize("write", API_WRITES, ids=[w.name for w in API_WRITES])
+def test_an_oversized_api_body_answers_413(setup, write):
     before = snapshot()
-    response = _call(setup, name, method, kwargs, json.dumps({**body, "pad": OVERSIZED}))
+    response = _call(setup, write, json.dumps({**write.valid(setup), "pad": OVERSIZED}))
     assert response.status_code == 413
     assert response.json()["error"]["type"] == "payload_too_large"
     assert snapshot() == before
 
 
-@pytest.mark.parametrize(("name", "method", "kwargs", "body"), API_WRITES, ids=[w[0] for w in API_WRITES])
-def test_a_body_that_is_not_json_answers_415(setup, name, method, kwargs, body):
-    response = _call(setup, name, method, kwargs, "name=x", content_type="application/x-www-form-urlencoded")
+@pytest.mark.parametrize("write", API_WRITES, ids=[w.name for w in API_WRITES])
+def test_a_body_that_is_not_json_answers_415(setup, write):
+    response = _call(setup, write, "name=x", content_type="application/x-www-form-urlencoded")
     assert response.status_code == 415
     assert response.json()["error"]["type"] == "unsupported_media_type"
 

@@ -16,6 +16,9 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from accounts import services
 from accounts.models import Membership
 from accounts.tenancy import resolve_org_context
+from connectors.models import CatalogItem
+from connectors.services import connection_create
+from policies.services import agent_create, agent_key_issue, rule_create
 
 ROLES = ("owner", "admin", "member", "auditor")
 ALL = dict.fromkeys(ROLES)
@@ -35,8 +38,11 @@ class Row:
     method: str
     expect: dict[str, int]
     args: Callable[[dict], dict] = lambda objs: {}
-    data: dict = field(default_factory=dict)
+    data: dict | Callable[[dict], dict] = field(default_factory=dict)
     org_scoped: bool = True
+
+    def body(self, objs: dict) -> dict:
+        return self.data(objs) if callable(self.data) else self.data
 
 
 def acme(objs):
@@ -55,6 +61,29 @@ def token(objs):
     return {**acme(objs), "pk": objs["token"].pk}
 
 
+def connection(objs):
+    return {**acme(objs), "pk": objs["connection"].pk}
+
+
+def item(objs):
+    return {**connection(objs), "item_pk": objs["item"].pk}
+
+
+def agent(objs):
+    return {**acme(objs), "pk": objs["agent"].pk}
+
+
+def agent_key(objs):
+    return {**agent(objs), "key_pk": objs["key"].pk}
+
+
+def agent_rule(objs):
+    return {**agent(objs), "rule_pk": objs["rule"].pk}
+
+
+# Nothing listens there: creating or syncing a connection to it fails fast and records the error.
+CLOSED_UPSTREAM = "http://127.0.0.1:9/mcp"
+
 OWNER_ADMIN = ("owner", "admin")
 READERS = ("owner", "admin", "auditor")
 
@@ -67,7 +96,34 @@ ROWS = [
     Row("healthz", "get", every(200), org_scoped=False),
     Row("org_home", "get", every(200), acme),
     Row("connections", "get", every(200), acme),
+    Row(
+        "connections",
+        "post",
+        only(302, *OWNER_ADMIN),
+        acme,
+        {"name": "new-server", "transport": "streamable_http", "url": CLOSED_UPSTREAM},
+    ),
+    Row("connection_detail", "get", every(200), connection),
+    Row("connection_sync", "post", only(302, *OWNER_ADMIN), connection),
+    Row("connection_delete", "post", only(302, *OWNER_ADMIN), connection),
+    Row("catalog_item_approve", "post", only(302, *OWNER_ADMIN), item),
     Row("agents", "get", every(200), acme),
+    Row("agents", "post", only(302, *OWNER_ADMIN), acme, {"name": "new-bot"}),
+    Row("agent_detail", "get", every(200), agent),
+    Row("agent_update", "post", only(302, *OWNER_ADMIN), agent, {"agent-name": "renamed"}),
+    Row("agent_activation", "post", only(302, *OWNER_ADMIN), agent, {"is_active": "0"}),
+    Row("agent_delete", "post", only(302, *OWNER_ADMIN), agent),
+    Row("agent_key_issue", "post", only(200, *OWNER_ADMIN), agent, {"key-name": "laptop"}),
+    Row("agent_key_revoke", "post", only(302, *OWNER_ADMIN), agent_key),
+    Row("agent_tools", "post", only(302, *OWNER_ADMIN), agent, lambda o: {"tool": f"{o['connection'].pk}:echo"}),
+    Row(
+        "agent_rule_create",
+        "post",
+        only(302, *OWNER_ADMIN),
+        agent,
+        lambda o: {"rule-connection": o["connection"].pk, "rule-target": "tool", "rule-name": "delete_repo"},
+    ),
+    Row("agent_rule_delete", "post", only(302, *OWNER_ADMIN), agent_rule),
     Row("activity", "get", only(200, *READERS), acme),
     Row("approvals", "get", only(200, *READERS), acme),
     Row("org_settings", "get", every(200), acme),
@@ -102,6 +158,39 @@ ROWS = [
     Row("api_tokens", "post", only(201, *OWNER_ADMIN), acme, {"name": "ci", "role": "auditor"}),
     Row("api_token", "get", only(200, *OWNER_ADMIN), token),
     Row("api_token", "delete", only(204, *OWNER_ADMIN), token),
+    Row("api_connections", "get", every(200), acme),
+    Row("api_connections", "post", only(201, *OWNER_ADMIN), acme, {"name": "new-server", "url": CLOSED_UPSTREAM}),
+    Row("api_connection", "get", every(200), connection),
+    Row("api_connection", "delete", only(204, *OWNER_ADMIN), connection),
+    Row("api_connection_sync", "post", only(200, *OWNER_ADMIN), connection),
+    Row("api_connection_items", "get", every(200), connection),
+    Row("api_catalog_item_approve", "post", only(200, *OWNER_ADMIN), item),
+    Row("api_agents", "get", every(200), acme),
+    Row("api_agents", "post", only(201, *OWNER_ADMIN), acme, {"name": "new-bot"}),
+    Row("api_agent", "get", every(200), agent),
+    Row("api_agent", "patch", only(200, *OWNER_ADMIN), agent, {"description": "Ships releases.", "is_active": False}),
+    Row("api_agent", "delete", only(204, *OWNER_ADMIN), agent),
+    Row("api_agent_keys", "get", every(200), agent),
+    Row("api_agent_keys", "post", only(201, *OWNER_ADMIN), agent, {"name": "ci"}),
+    Row("api_agent_key", "get", every(200), agent_key),
+    Row("api_agent_key", "delete", only(204, *OWNER_ADMIN), agent_key),
+    Row("api_agent_rules", "get", every(200), agent),
+    Row(
+        "api_agent_rules",
+        "post",
+        only(201, *OWNER_ADMIN),
+        agent,
+        lambda o: {"effect": "deny", "connection": o["connection"].pk, "target": "tool", "name": "delete_repo"},
+    ),
+    Row("api_agent_rule", "get", every(200), agent_rule),
+    Row("api_agent_rule", "delete", only(204, *OWNER_ADMIN), agent_rule),
+    Row(
+        "api_agent_tools",
+        "put",
+        only(200, *OWNER_ADMIN),
+        agent,
+        lambda o: {"whole": [], "allowed": {str(o["connection"].pk): ["echo"]}},
+    ),
 ]
 
 # Third-party pages (sign-up, log-in, password reset, ...) hold no tenant data; they are swept for 5xx only.
@@ -133,22 +222,51 @@ def objs(world):
     ctx = resolve_org_context(user=world.owner, token=None, slug=world.acme.slug)
     inv, _ = services.invitation_create(ctx=ctx, email="pending@acme.test", role="member")
     tok, _ = services.api_token_issue(ctx=ctx, name="deploy", role="admin")
-    return {"acme": world.acme, "erin": world.membership(world.erin), "invitation": inv, "token": tok, "world": world}
+    conn = connection_create(
+        ctx=ctx, name="echo", url=CLOSED_UPSTREAM, headers={"Authorization": "Bearer upstream-secret"}, sync=False
+    )
+    tool = CatalogItem.objects.create(
+        organization=world.acme,
+        connection=conn,
+        kind=CatalogItem.Kind.TOOL,
+        name="echo",
+        description="Echo the message back.",
+        fingerprint="b" * 64,
+        approved_fingerprint="a" * 64,
+        status=CatalogItem.Status.CHANGED,
+    )
+    bot = agent_create(ctx=ctx, name="release-bot", mount_id=None)
+    key, key_secret = agent_key_issue(ctx=ctx, agent_id=bot.pk, name="laptop")
+    rule = rule_create(ctx=ctx, agent_id=bot.pk, effect="allow", connection_id=conn.pk, target="tool", name="echo")
+    return {
+        "acme": world.acme,
+        "erin": world.membership(world.erin),
+        "invitation": inv,
+        "token": tok,
+        "connection": conn,
+        "item": tool,
+        "agent": bot,
+        "key": key,
+        "key_secret": key_secret,
+        "rule": rule,
+        "world": world,
+    }
 
 
 def _request(client, row: Row, objs: dict):
     url = reverse(row.name, kwargs=row.args(objs))
     if row.name.startswith("api_"):
-        return _api(client, row, url)
+        return _api(client, row, url, objs)
     if row.method == "get":
         return client.get(url)
-    return client.post(url, data=row.data)
+    return client.post(url, data=row.body(objs))
 
 
-def _api(client, row: Row, url: str, **headers):
+def _api(client, row: Row, url: str, objs: dict, **headers):
     if row.method == "get":
         return client.get(url, **headers)
-    return getattr(client, row.method)(url, data=json.dumps(row.data), content_type="application/json", **headers)
+    body = json.dumps(row.body(objs))
+    return getattr(client, row.method)(url, data=body, content_type="application/json", **headers)
 
 
 def _row_id(row: Row) -> str:
@@ -160,6 +278,13 @@ def _row_id(row: Row) -> str:
 def test_each_role_gets_exactly_what_it_may(row, role, objs, client_as):
     response = _request(client_as(objs["world"].user(role)), row, objs)
     assert response.status_code == row.expect[role], response.content[:300]
+
+
+@pytest.mark.parametrize("row", ROWS, ids=_row_id)
+def test_no_answer_shows_an_upstream_header_value_or_an_agent_key(row, objs, client_as):
+    response = _request(client_as(objs["world"].owner), row, objs)
+    for secret in ("upstream-secret", objs["key_secret"], objs["key"].digest):
+        assert secret.encode() not in response.content, secret
 
 
 @pytest.mark.parametrize("row", [r for r in ROWS if r.org_scoped], ids=_row_id)
@@ -176,7 +301,7 @@ def test_an_api_token_of_another_organization_gets_404_everywhere(row, objs, cli
     ctx = resolve_org_context(user=world.outsider, token=None, slug=world.evil.slug)
     _, secret = services.api_token_issue(ctx=ctx, name="evil", role="admin")
     url = reverse(row.name, kwargs=row.args(objs))
-    response = _api(client, row, url, HTTP_AUTHORIZATION=f"Bearer {secret}")
+    response = _api(client, row, url, objs, HTTP_AUTHORIZATION=f"Bearer {secret}")
     assert response.status_code == 404
 
 
@@ -186,7 +311,7 @@ def test_an_api_token_acts_with_its_role(row, objs, client):
     ctx = resolve_org_context(user=world.owner, token=None, slug=world.acme.slug)
     _, secret = services.api_token_issue(ctx=ctx, name="auditor-bot", role="auditor")
     url = reverse(row.name, kwargs=row.args(objs))
-    response = _api(client, row, url, HTTP_AUTHORIZATION=f"Bearer {secret}")
+    response = _api(client, row, url, objs, HTTP_AUTHORIZATION=f"Bearer {secret}")
     assert response.status_code == row.expect["auditor"]
 
 
