@@ -7,12 +7,17 @@ close-old-connections hop: the hot path never touches the sync ORM.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+
 from channels.exceptions import StopConsumer
 from channels.generic.http import AsyncHttpConsumer
+from channels.layers import get_channel_layer
 from django.conf import settings
 
 from gateway import jsonrpc as rpc
 from gateway.pipeline import Request, Responder, handle
+from gateway.streams import KEEPALIVE_SECONDS, StreamSpec, frame
 
 
 class McpEndpointConsumer(AsyncHttpConsumer):
@@ -22,6 +27,7 @@ class McpEndpointConsumer(AsyncHttpConsumer):
         super().__init__(*args, **kwargs)
         self._size = 0
         self._too_large = False
+        self._stream_task: asyncio.Task | None = None
 
     async def dispatch(self, message: dict) -> None:
         handler = getattr(self, message["type"].replace(".", "_"), None)
@@ -41,11 +47,59 @@ class McpEndpointConsumer(AsyncHttpConsumer):
         try:
             await self.handle(b"".join(self.body))
         finally:
-            await self.disconnect()
+            if self._stream_task is None:
+                await self.disconnect()
+        if self._stream_task is None:
+            raise StopConsumer()
+        # A stream stays open until the client goes: http.disconnect ends it.
+
+    async def http_disconnect(self, message: dict) -> None:
+        await self.disconnect()
         raise StopConsumer()
 
+    async def disconnect(self) -> None:
+        if self._stream_task is not None and not self._stream_task.done():
+            self._stream_task.cancel()
+
+    async def open_stream(self, spec: StreamSpec, extra_headers: list) -> None:
+        layer = get_channel_layer()
+        channel = await layer.new_channel() if layer is not None else None
+        if channel is not None:
+            for group in spec.groups:
+                await layer.group_add(group, channel)
+        headers = [
+            *extra_headers,
+            (b"content-type", b"text/event-stream"),
+            (b"cache-control", b"no-cache"),
+            (b"x-accel-buffering", b"no"),
+        ]
+        await self.send_headers(status=200, headers=headers)
+        for payload in spec.opening:
+            await self.send_body(frame(payload), more_body=True)
+        self._stream_task = asyncio.get_running_loop().create_task(self._pump(layer, channel, spec))
+
+    async def _pump(self, layer, channel: str | None, spec: StreamSpec) -> None:
+        try:
+            while True:
+                if channel is None:
+                    await asyncio.sleep(KEEPALIVE_SECONDS)
+                    await self.send_body(b": ping\n\n", more_body=True)
+                    continue
+                try:
+                    message = await asyncio.wait_for(layer.receive(channel), KEEPALIVE_SECONDS)
+                except TimeoutError:
+                    await self.send_body(b": ping\n\n", more_body=True)
+                    continue
+                for chunk in spec.render(message):
+                    await self.send_body(chunk, more_body=True)
+        finally:
+            if channel is not None:
+                for group in spec.groups:
+                    with contextlib.suppress(Exception):
+                        await layer.group_discard(group, channel)
+
     async def handle(self, body: bytes) -> None:
-        responder = Responder(self.send_headers, self.send_body)
+        responder = Responder(self.send_headers, self.send_body, self.open_stream)
         if self._too_large:
             payload = rpc.error_payload(None, rpc.INVALID_REQUEST, "Payload Too Large: the body exceeds the limit.")
             await responder.json(413, payload)

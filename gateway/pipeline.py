@@ -22,7 +22,9 @@ from audit.services import event_record
 from gateway import jsonrpc as rpc
 from gateway.jsonrpc import RpcError
 from gateway.sessions import Session, session_end, session_issue, session_open
+from gateway.streams import StreamSpec, legacy_stream, listen_stream
 from gateway.upstream import UpstreamError, forward
+from gateway.watchers import ensure_watched
 from policies.runtime import AgentRuntime, KeyRuntime, agent_runtime, key_runtime, key_used, listener
 from scopegate.tokens import secret_digest
 
@@ -72,8 +74,13 @@ class Context:
 class Responder:
     """How the pipeline answers: one JSON body, or an SSE stream once a notification must go out first."""
 
-    def __init__(self, send_headers: Callable[..., Awaitable], send_body: Callable[..., Awaitable]) -> None:
-        self._send_headers, self._send_body = send_headers, send_body
+    def __init__(
+        self,
+        send_headers: Callable[..., Awaitable],
+        send_body: Callable[..., Awaitable],
+        open_stream: Callable[[StreamSpec, list], Awaitable] | None = None,
+    ) -> None:
+        self._send_headers, self._send_body, self._open_stream = send_headers, send_body, open_stream
         self.streaming = False
         self.extra_headers: list[tuple[bytes, bytes]] = []
 
@@ -91,6 +98,13 @@ class Responder:
             headers = [*self.extra_headers, (b"content-type", b"text/event-stream"), (b"cache-control", b"no-store")]
             await self._send_headers(status=200, headers=headers)
         await self._send_body(b"event: message\ndata: " + rpc.dumps(payload) + b"\n\n", more_body=True)
+
+    async def stream(self, spec: StreamSpec) -> None:
+        """Hands the response over to a long-lived stream the consumer keeps open until the client leaves."""
+        if self._open_stream is None:
+            raise HttpProblem(405, "Streams are not served here.")
+        self.streaming = True
+        await self._open_stream(spec, self.extra_headers)
 
     async def finish(self, payload: dict) -> None:
         if self.streaming:
@@ -543,11 +557,19 @@ async def _handle(req: Request, ctx: Context, responder: Responder) -> None:
     if req.http_method == "POST":
         check_post_media(req)
     await authenticate(req, ctx)
+    ensure_watched(ctx.agent.connections)
     if req.http_method == "DELETE":
         await _delete(req, ctx, responder)
         return
+    if req.http_method == "GET":
+        await _get_stream(req, ctx, responder)
+        return
     if req.http_method != "POST":
-        raise HttpProblem(405, "Method Not Allowed: this endpoint takes POST (and DELETE for a session).")
+        raise HttpProblem(
+            405,
+            "Method Not Allowed: this endpoint takes POST (and GET or DELETE for a session).",
+            headers=[(b"allow", b"GET, POST, DELETE")],
+        )
     message = rpc.parse_body(req.body)
     if isinstance(message, list):
         raise RpcError(rpc.INVALID_REQUEST, "Invalid Request: batches are not supported.", status=400)
@@ -562,12 +584,45 @@ async def _handle(req: Request, ctx: Context, responder: Responder) -> None:
         return
     if ctx.session is not None:
         responder.extra_headers.append((b"mcp-session-id", ctx.session.token.encode()))
+    if ctx.rpc_method == "subscriptions/listen":
+        await _listen(req, ctx, message, responder)
+        return
     result = await dispatch(req, ctx, message, responder)
     if ctx.session is not None and ctx.rpc_method == "initialize":
         responder.extra_headers.append((b"mcp-session-id", ctx.session.token.encode()))
     await _audit(req, ctx)
     await responder.finish(rpc.result_payload(ctx.request_id, result))
     await key_used(ctx.key)
+
+
+async def _get_stream(req: Request, ctx: Context, responder: Responder) -> None:
+    """The legacy era's stream of server notifications for a session."""
+    ctx.rpc_method = "session/stream"
+    token = req.headers.get("mcp-session-id")
+    if not token:
+        raise HttpProblem(
+            405, "Method Not Allowed: GET opens a session's stream; send Mcp-Session-Id.", headers=[(b"allow", b"POST")]
+        )
+    if "text/event-stream" not in req.headers.get("accept", ""):
+        raise HttpProblem(406, "Not Acceptable: the stream is text/event-stream.")
+    session = session_open(token, agent_public_id=ctx.agent.public_id)
+    if session is None or session.key_id != ctx.key.id:
+        raise HttpProblem(404, "Session not found.")
+    await _audit(req, ctx)
+    responder.extra_headers.append((b"mcp-session-id", session.token.encode()))
+    await responder.stream(legacy_stream(ctx.agent.public_id, ctx.agent.organization_id))
+
+
+async def _listen(req: Request, ctx: Context, message: dict, responder: Responder) -> None:
+    """2026-07-28: the agent's subscription to list changes, answered as a stream."""
+    if not ctx.modern:
+        raise RpcError(rpc.METHOD_NOT_FOUND, "Method not found: subscriptions/listen (a 2026-07-28 method)")
+    if "text/event-stream" not in req.headers.get("accept", ""):
+        raise HttpProblem(406, "Not Acceptable: subscriptions/listen answers text/event-stream.")
+    await _audit(req, ctx)
+    await responder.stream(
+        listen_stream(ctx.agent.public_id, ctx.agent.organization_id, ctx.request_id, _params(message))
+    )
 
 
 async def _delete(req: Request, ctx: Context, responder: Responder) -> None:

@@ -236,13 +236,27 @@ def _apply(message: dict) -> None:
                 _keys.pop(digest, None)
 
 
+def _stream_groups(message: dict) -> list[str]:
+    """The agents' open streams that must hear of this change (they turn it into list_changed)."""
+    groups = [f"mcp.agent.{public_id}" for public_id in message.get("agents", ())]
+    if message.get("organization") is not None:
+        groups.append(f"mcp.org.{message['organization']}")
+    return groups
+
+
+async def _send_all(layer, message: dict) -> None:
+    await layer.group_send(GROUP, {"type": "gateway.invalidate", **message})
+    for group in _stream_groups(message):
+        await layer.group_send(group, {"type": "mcp.changed"})
+
+
 def _announce(message: dict) -> None:
     _apply(message)
     layer = get_channel_layer()
     if layer is None:
         return
     try:
-        async_to_sync(layer.group_send)(GROUP, {"type": "gateway.invalidate", **message})
+        async_to_sync(_send_all)(layer, message)
     except Exception:
         # The other nodes still reload within the cache's bounded staleness.
         logger.exception("could not broadcast a policy change; other nodes catch up within %ss", _ttl())
@@ -254,7 +268,7 @@ async def announce_async(message: dict) -> None:
     layer = get_channel_layer()
     if layer is not None:
         try:
-            await layer.group_send(GROUP, {"type": "gateway.invalidate", **message})
+            await _send_all(layer, message)
         except Exception:
             logger.exception("could not broadcast %s; other nodes catch up within %ss", sorted(message), _ttl())
 

@@ -1,0 +1,51 @@
+"""list_changed reaches the agent: from a rule change made on another process, over the legacy GET stream and
+the modern subscriptions/listen stream. Needs Redis, the channel layer that crosses processes (as in CI)."""
+
+import asyncio
+import os
+
+import pytest
+from asgiref.sync import sync_to_async
+from mcp import types
+
+from gateway.tests.helpers import agent_with, connect, connected, org_ctx, run, tool_names
+from policies.services import rule_create
+from tests.upstreams.run import echo_server
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="list_changed across processes rides on Redis"),
+]
+
+
+@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
+def test_a_rule_change_reaches_the_agent_as_list_changed(live, mode):
+    with echo_server() as upstream:
+        ctx = org_ctx()
+        conn = connect(ctx, "echo", upstream.url)
+        setup = agent_with(ctx, live.url, allow=[(conn, "echo")])
+        changed = asyncio.Event()
+
+        async def on_message(message):
+            if isinstance(message, types.ToolListChangedNotification):
+                changed.set()
+
+        async def scenario():
+            async with connected(setup, mode, message_handler=on_message) as client:
+                assert await tool_names(client) == {"echo__echo"}
+                listen = None
+                if mode != "legacy":
+                    listen = client.listen(tools_list_changed=True)
+                    await listen.__aenter__()
+                else:
+                    await asyncio.sleep(0.5)  # the SDK opens the GET stream after initialize
+                await sync_to_async(rule_create)(
+                    ctx=ctx, agent_id=setup.agent.pk, effect="allow", connection_id=conn.pk, target="tool", name="add"
+                )
+                await asyncio.wait_for(changed.wait(), timeout=10)
+                assert await tool_names(client) == {"echo__echo", "echo__add"}
+                if listen is not None:
+                    await listen.__aexit__(None, None, None)
+
+        run(scenario())
