@@ -58,7 +58,8 @@ def _running(argv: list[str], port: int, url: str, env: dict | None = None) -> I
     finally:
         process.terminate()
         try:
-            process.wait(timeout=10)
+            # uvicorn waits for open connections (a gateway's watcher holds one) before it exits: do not wait long
+            process.wait(timeout=3)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=5)
