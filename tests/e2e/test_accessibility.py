@@ -4,6 +4,10 @@ from pathlib import Path
 
 import pytest
 
+from accounts.tenancy import resolve_org_context
+from connectors.models import CatalogItem
+from connectors.services import connection_create
+from policies.services import agent_create, agent_key_issue, rule_create
 from tests.factories import DEFAULT_PASSWORD, make_membership, make_org, make_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -24,6 +28,26 @@ def test_every_page_meets_wcag_aa(live, browser):
     owner = make_user("ally@example.test")
     org = make_org("Acme", owner=owner)
     make_membership(org, make_user("bo@example.test"), "member")
+    ctx = resolve_org_context(user=owner, token=None, slug=org.slug)
+    connection = connection_create(
+        ctx=ctx, name="echo", url="http://127.0.0.1:9/mcp", headers={"Authorization": "Bearer x"}, sync=False
+    )
+    for name, status in (("echo", "active"), ("delete_repo", "changed")):
+        CatalogItem.objects.create(
+            organization=org,
+            connection=connection,
+            kind="tool",
+            name=name,
+            description=f"The {name} tool.",
+            fingerprint="b" * 64,
+            approved_fingerprint="a" * 64 if status == "changed" else "b" * 64,
+            status=status,
+        )
+    agent = agent_create(ctx=ctx, name="release-bot", description="Ships releases.")
+    agent_key_issue(ctx=ctx, agent_id=agent.pk, name="laptop")
+    rule_create(
+        ctx=ctx, agent_id=agent.pk, effect="deny", connection_id=connection.pk, target="tool", name="delete_repo"
+    )
     # axe is injected as a script tag, which the Content-Security-Policy rightly forbids; bypass it here only.
     context = browser.new_context(bypass_csp=True)
     page = context.new_page()
@@ -39,7 +63,9 @@ def test_every_page_meets_wcag_aa(live, browser):
     for suffix in (
         "",
         "connections/",
+        f"connections/{connection.pk}/",
         "agents/",
+        f"agents/{agent.pk}/",
         "activity/",
         "approvals/",
         "settings/",
