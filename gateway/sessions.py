@@ -9,6 +9,7 @@ refused.
 from __future__ import annotations
 
 import hashlib
+import secrets
 import time
 from dataclasses import dataclass
 
@@ -28,7 +29,9 @@ class Session:
 
 
 def session_issue(*, agent_public_id: str, key_id: int, version: str) -> str:
-    return signing.dumps({"a": agent_public_id, "k": key_id, "v": version}, salt=SALT)
+    # The nonce makes every session distinct: without it, two opened in the same second would be one token,
+    # and ending one would end both.
+    return signing.dumps({"a": agent_public_id, "k": key_id, "v": version, "n": secrets.token_urlsafe(9)}, salt=SALT)
 
 
 def _token_hash(token: str) -> str:

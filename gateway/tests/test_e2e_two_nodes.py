@@ -93,3 +93,18 @@ def test_a_session_of_another_key_or_agent_is_refused(live):
         )
         session = init.headers["Mcp-Session-Id"]
         assert rpc(client, second.endpoint, second.key, "tools/list", session=session).status_code == 404
+
+
+def test_sessions_opened_in_the_same_second_are_distinct(live):
+    with echo_server() as upstream, httpx2.Client(timeout=10) as client:
+        ctx = org_ctx()
+        conn = connect(ctx, "echo", upstream.url)
+        setup = agent_with(ctx, live.url, allow=[(conn, "")])
+        params = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {}}
+        first, second = (
+            rpc(client, setup.endpoint, setup.key, "initialize", params).headers["Mcp-Session-Id"] for _ in range(2)
+        )
+        assert first != second
+        client.delete(setup.endpoint, headers={"Authorization": f"Bearer {setup.key}", "Mcp-Session-Id": first})
+        assert rpc(client, setup.endpoint, setup.key, "ping", session=first).status_code == 404
+        assert rpc(client, setup.endpoint, setup.key, "ping", session=second).status_code == 200
