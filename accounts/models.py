@@ -116,13 +116,12 @@ class Invitation(OrganizationOwned):
         return self.accepted_at is None and self.expires_at > timezone.now()
 
 
-class ApiToken(OrganizationOwned):
-    """A credential for scripts: bound to one organization with one role, shown once, stored as a digest."""
+class BearerSecret(OrganizationOwned):
+    """A credential shown once: a visible prefix to tell it apart, its SHA-256 digest to recognise it."""
 
     name = models.CharField(max_length=100)
     prefix = models.CharField(max_length=24, db_index=True)
     digest = models.CharField(max_length=64, unique=True)
-    role = models.CharField(max_length=16, choices=Membership.Role.choices, default=Membership.Role.ADMIN)
     created_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
@@ -130,6 +129,7 @@ class ApiToken(OrganizationOwned):
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        abstract = True
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
@@ -137,5 +137,13 @@ class ApiToken(OrganizationOwned):
 
     @property
     def is_active(self) -> bool:
-        now = timezone.now()
-        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > timezone.now())
+
+
+class ApiToken(BearerSecret):
+    """A credential for scripts: bound to one organization with one role."""
+
+    role = models.CharField(max_length=16, choices=Membership.Role.choices, default=Membership.Role.ADMIN)
+
+    class Meta(BearerSecret.Meta):
+        pass

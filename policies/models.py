@@ -7,7 +7,7 @@ import secrets
 from django.db import models
 from django.utils import timezone
 
-from accounts.models import OrganizationOwned, User
+from accounts.models import BearerSecret, OrganizationOwned, User
 from connectors.models import CatalogItem, Connection
 
 
@@ -34,26 +34,11 @@ class Agent(OrganizationOwned):
         return self.name
 
 
-class AgentKey(OrganizationOwned):
+class AgentKey(BearerSecret):
     agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="keys")
-    name = models.CharField(max_length=100)
-    prefix = models.CharField(max_length=24)
-    digest = models.CharField(max_length=64, unique=True)
-    created_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
-    created_at = models.DateTimeField(default=timezone.now)
-    last_used_at = models.DateTimeField(null=True, blank=True)
-    expires_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-created_at", "-id"]
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.prefix}…)"
-
-    @property
-    def is_active(self) -> bool:
-        return self.revoked_at is None and (self.expires_at is None or self.expires_at > timezone.now())
+    class Meta(BearerSecret.Meta):
+        pass
 
 
 class Rule(OrganizationOwned):
