@@ -15,13 +15,23 @@ from mcp.shared.inbound import (
     ERROR_CODE_HTTP_STATUS,
     classify_inbound_request,
     find_duplicated_routing_header,
+    mcp_param_headers,
     unsupported_protocol_version_rejection,
+    validate_mcp_param_headers,
+    x_mcp_header_map,
 )
 
 from audit.services import event_record
 from gateway import jsonrpc as rpc
 from gateway.jsonrpc import RpcError
-from gateway.sessions import Session, session_end, session_issue, session_open
+from gateway.sessions import (
+    Session,
+    session_end,
+    session_issue,
+    session_log_level,
+    session_open,
+    session_set_log_level,
+)
 from gateway.streams import StreamSpec, legacy_stream, listen_stream
 from gateway.upstream import UpstreamError, forward
 from gateway.watchers import ensure_watched
@@ -61,6 +71,8 @@ class Context:
     key: KeyRuntime | None = None
     session: Session | None = None
     modern: bool = False
+    client_caps: dict = field(default_factory=dict)
+    log_level: str | None = None
     rpc_method: str = ""
     request_id: Any = None
     tool: str = ""
@@ -218,6 +230,10 @@ async def choose_era(req: Request, ctx: Context, message: dict) -> None:
             raise RpcError(
                 verdict.code, verdict.message, verdict.data, status=ERROR_CODE_HTTP_STATUS.get(verdict.code, 400)
             )
+        caps = verdict.client_capabilities
+        ctx.client_caps = caps if isinstance(caps, dict) else {}
+        level = message["params"]["_meta"].get(rpc.META_LOG_LEVEL)
+        ctx.log_level = level if isinstance(level, str) else None
         return
     token = req.headers.get("mcp-session-id")
     if not token:
@@ -225,6 +241,8 @@ async def choose_era(req: Request, ctx: Context, message: dict) -> None:
     ctx.session = session_open(token, agent_public_id=ctx.agent.public_id)
     if ctx.session is None or ctx.session.key_id != ctx.key.id:
         raise HttpProblem(404, "Session not found: it ended or expired; initialize again.")
+    ctx.client_caps = ctx.session.capabilities
+    ctx.log_level = session_log_level(ctx.session.token)
     if header_version and header_version not in rpc.LEGACY_VERSIONS:
         raise HttpProblem(400, f"Bad Request: unsupported MCP-Protocol-Version {header_version}.")
 
@@ -253,8 +271,11 @@ async def m_initialize(req: Request, ctx: Context, params: dict) -> dict:
     if not isinstance(requested, str):
         raise RpcError(rpc.INVALID_PARAMS, "Invalid params: protocolVersion must be a string.")
     version = requested if requested in rpc.LEGACY_VERSIONS else rpc.LATEST_LEGACY
-    token = session_issue(agent_public_id=ctx.agent.public_id, key_id=ctx.key.id, version=version)
-    ctx.session = Session(token=token, agent_public_id=ctx.agent.public_id, key_id=ctx.key.id, version=version)
+    caps = params.get("capabilities") if isinstance(params.get("capabilities"), dict) else {}
+    token = session_issue(agent_public_id=ctx.agent.public_id, key_id=ctx.key.id, version=version, capabilities=caps)
+    ctx.session = Session(
+        token=token, agent_public_id=ctx.agent.public_id, key_id=ctx.key.id, version=version, capabilities=caps
+    )
     return {
         "protocolVersion": version,
         "capabilities": CAPABILITIES,
@@ -301,6 +322,8 @@ async def m_templates_list(req: Request, ctx: Context, params: dict) -> dict:
 async def m_set_level(req: Request, ctx: Context, params: dict) -> dict:
     if params.get("level") not in LOG_LEVELS:
         raise RpcError(rpc.INVALID_PARAMS, f"Invalid params: level must be one of {sorted(LOG_LEVELS)}.")
+    if ctx.session is not None:
+        await session_set_log_level(ctx.session.token, params["level"])
     return {}
 
 
@@ -311,13 +334,26 @@ def _string_param(params: dict, name: str) -> str:
     return value
 
 
-async def _forward(req: Request, ctx: Context, responder: Responder, conn_id: int, method: str, params: dict) -> dict:
+async def _forward(
+    req: Request,
+    ctx: Context,
+    responder: Responder,
+    conn_id: int,
+    method: str,
+    params: dict,
+    extra_headers: dict[str, str] | None = None,
+) -> dict:
     conn = ctx.agent.connections[conn_id]
     ctx.connection = conn.name
     upstream_params = {k: v for k, v in params.items() if k != "_meta"}
+    # Only what the upstream needs of the agent's _meta: its progress token, what it can do, its log level.
+    meta: dict[str, Any] = {rpc.META_CLIENT_CAPS: ctx.client_caps}
     progress = (params.get("_meta") or {}).get("progressToken")
     if progress is not None:
-        upstream_params["_meta"] = {"progressToken": progress}
+        meta["progressToken"] = progress
+    if ctx.log_level:
+        meta[rpc.META_LOG_LEVEL] = ctx.log_level
+    upstream_params["_meta"] = meta
     accepts_stream = "text/event-stream" in req.headers.get("accept", "") or not req.headers.get("accept")
 
     async def notify(message: dict) -> None:
@@ -325,7 +361,7 @@ async def _forward(req: Request, ctx: Context, responder: Responder, conn_id: in
             await responder.event(message)
 
     try:
-        reply = await forward(conn, method, upstream_params, notify=notify)
+        reply = await forward(conn, method, upstream_params, notify=notify, headers=extra_headers)
     except UpstreamError as exc:
         raise RpcError(rpc.UPSTREAM_ERROR, str(exc), {"connection": conn.name}) from None
     if "error" in reply:
@@ -347,6 +383,9 @@ CACHEABLE = {"resources/read"}
 def _in_era(ctx: Context, method: str, result: dict) -> dict:
     """Bridges an upstream's result to the agent's era: modern results carry resultType (and cache hints on
     cacheable methods); legacy ones do not."""
+    meta = result.get("_meta")
+    if isinstance(meta, dict) and rpc.META_SERVER_INFO in meta:
+        meta[rpc.META_SERVER_INFO] = SERVER_INFO  # the agent talks to ScopeGate, not to the upstream
     if ctx.modern:
         result.setdefault("resultType", "complete")
         if method in CACHEABLE:
@@ -378,9 +417,35 @@ async def m_tools_call(req: Request, ctx: Context, params: dict, responder: Resp
     ctx.decision, ctx.rule_id = decision.label, decision.rule_id
     if not decision.allowed:
         raise _refuse(ctx, "tool", name)
-    return await _forward(
-        req, ctx, responder, exposed.connection_id, "tools/call", {**params, "name": exposed.upstream_name}
-    )
+    header_map = _param_header_map(exposed)
+    param_headers = None
+    if header_map:
+        if ctx.modern:
+            schema = exposed.definition.get("inputSchema")
+            rejection = validate_mcp_param_headers(schema, arguments or {}, req.headers)
+            if rejection is not None:
+                raise RpcError(rejection.code, rejection.message, rejection.data, status=400)
+        param_headers = mcp_param_headers(header_map, arguments or {})
+    upstream_params = {**params, "name": exposed.upstream_name}
+    return await _forward(req, ctx, responder, exposed.connection_id, "tools/call", upstream_params, param_headers)
+
+
+_header_maps: dict[int, dict] = {}
+
+
+def _param_header_map(exposed) -> dict:
+    """The tool's ``x-mcp-header`` arguments (2026-07-28 Mcp-Param-* headers), computed once per definition."""
+    key = id(exposed.definition)
+    cached = _header_maps.get(key)
+    if cached is None:
+        if len(_header_maps) > 50_000:
+            _header_maps.clear()
+        try:
+            cached = x_mcp_header_map(exposed.definition.get("inputSchema"))
+        except Exception:
+            cached = {}
+        _header_maps[key] = cached
+    return cached
 
 
 def _explain_denial(ctx: Context, kind: str, name: str) -> None:
@@ -473,6 +538,30 @@ async def m_complete(req: Request, ctx: Context, params: dict, responder: Respon
     )
 
 
+async def m_subscribe(req: Request, ctx: Context, params: dict, responder: Responder) -> dict:
+    """Legacy resources/(un)subscribe: allowed only on resources the agent may read; passed to the upstream.
+
+    Updates are not yet relayed back (the capability says subscribe: false), so clients that rely on them
+    re-read instead; accepting the call keeps clients that subscribe unconditionally working.
+    """
+    uri = _string_param(params, "uri")
+    ctx.tool = uri[:300]
+    located = ctx.agent.locate_uri(uri)
+    if located is None:
+        raise _refuse(ctx, "resource", uri)
+    conn, upstream_uri = located
+    decision = ctx.agent.decide(conn.id, "resource", upstream_uri)
+    if not decision.allowed and not _template_allows(ctx, conn.id, upstream_uri):
+        raise _refuse(ctx, "resource", uri)
+    ctx.decision, ctx.rule_id = "allow", decision.rule_id
+    try:
+        await _forward(req, ctx, responder, conn.id, ctx.rpc_method, {**params, "uri": upstream_uri})
+    except RpcError as exc:
+        if exc.code != rpc.METHOD_NOT_FOUND:
+            raise
+    return {}
+
+
 SIMPLE = {
     "initialize": m_initialize,
     "server/discover": m_discover,
@@ -488,11 +577,18 @@ FORWARDED = {
     "resources/read": m_resources_read,
     "prompts/get": m_prompts_get,
     "completion/complete": m_complete,
+    "resources/subscribe": m_subscribe,
+    "resources/unsubscribe": m_subscribe,
 }
+
+
+LEGACY_ONLY = {"initialize", "ping", "logging/setLevel", "resources/subscribe", "resources/unsubscribe"}
 
 
 async def dispatch(req: Request, ctx: Context, message: dict, responder: Responder) -> dict:
     method = message["method"]
+    if ctx.modern and method in LEGACY_ONLY:
+        raise RpcError(rpc.METHOD_NOT_FOUND, f"Method not found: {method} (not part of 2026-07-28)")
     params = _params(message)
     if method in SIMPLE:
         return await SIMPLE[method](req, ctx, params)

@@ -26,12 +26,14 @@ class Session:
     agent_public_id: str
     key_id: int
     version: str
+    capabilities: dict  # what the client declared at initialize, forwarded to upstreams
 
 
-def session_issue(*, agent_public_id: str, key_id: int, version: str) -> str:
+def session_issue(*, agent_public_id: str, key_id: int, version: str, capabilities: dict | None = None) -> str:
     # The nonce makes every session distinct: without it, two opened in the same second would be one token,
     # and ending one would end both.
-    return signing.dumps({"a": agent_public_id, "k": key_id, "v": version, "n": secrets.token_urlsafe(9)}, salt=SALT)
+    data = {"a": agent_public_id, "k": key_id, "v": version, "c": capabilities or {}, "n": secrets.token_urlsafe(9)}
+    return signing.dumps(data, salt=SALT, compress=True)
 
 
 def _token_hash(token: str) -> str:
@@ -47,7 +49,30 @@ def session_open(token: str, *, agent_public_id: str) -> Session | None:
         return None
     if not isinstance(data, dict) or data.get("a") != agent_public_id:
         return None
-    return Session(token=token, agent_public_id=data["a"], key_id=int(data["k"]), version=str(data["v"]))
+    caps = data.get("c") if isinstance(data.get("c"), dict) else {}
+    return Session(
+        token=token, agent_public_id=data["a"], key_id=int(data["k"]), version=str(data["v"]), capabilities=caps
+    )
+
+
+_levels: dict[str, str] = {}
+
+
+def session_log_level(token: str) -> str | None:
+    return _levels.get(_token_hash(token))
+
+
+async def session_set_log_level(token: str, level: str) -> None:
+    """A legacy session's logging level, remembered on every node (like the end of a session)."""
+    from policies.runtime import announce_async
+
+    await announce_async({"session_levels": {_token_hash(token): level}})
+
+
+def remember_levels(levels: dict[str, str]) -> None:
+    if len(_levels) > 100_000:
+        _levels.clear()
+    _levels.update(levels)
 
 
 async def session_end(token: str) -> None:

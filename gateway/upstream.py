@@ -19,6 +19,7 @@ from typing import Any
 
 import aiohttp
 from django.conf import settings
+from mcp.shared.inbound import encode_header_value
 
 from connectors.sdk import UpstreamConfigError, UpstreamTarget, dump, open_client
 from gateway.jsonrpc import (
@@ -82,7 +83,7 @@ class HttpUpstream:
             headers["Mcp-Method"] = method
             name = _name_param(method, params)
             if isinstance(name, str):
-                headers["Mcp-Name"] = name
+                headers["Mcp-Name"] = encode_header_value(name)
         else:
             headers["MCP-Protocol-Version"] = self.version
             if self.session_id:
@@ -122,6 +123,7 @@ class HttpUpstream:
         *,
         notification: bool = False,
         initializing: bool = False,
+        extra_headers: dict | None = None,
     ) -> tuple[dict, str | None]:
         body: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
         upstream_id = None
@@ -131,6 +133,8 @@ class HttpUpstream:
         if params is not None:
             body["params"] = self._params(params)
         headers = self._headers(method, params or {})
+        if extra_headers and self.modern:
+            headers.update(extra_headers)
         async with _Http.get().post(
             self.conn.url,
             data=json.dumps(body, separators=(",", ":")),
@@ -176,11 +180,13 @@ class HttpUpstream:
                 await notify(message)
         raise UpstreamError("closed its stream without an answer")
 
-    async def request(self, method: str, params: dict, *, notify: Notify | None, timeout: float) -> dict:
+    async def request(
+        self, method: str, params: dict, *, notify: Notify | None, timeout: float, headers: dict | None = None
+    ) -> dict:
         for attempt in range(2):
             await self._ensure_session(timeout)
             try:
-                reply, _ = await self._post(method, params, notify, timeout)
+                reply, _ = await self._post(method, params, notify, timeout, extra_headers=headers)
                 return reply
             except _SessionExpired:
                 self.session_id = None  # the upstream forgot our session: open a new one, once
@@ -226,7 +232,9 @@ class SdkUpstream:
                     future.set_exception(UpstreamError(f"is unreachable: {exc!r}"[:300]))
             raise
 
-    async def request(self, method: str, params: dict, *, notify: Notify | None, timeout: float) -> dict:
+    async def request(
+        self, method: str, params: dict, *, notify: Notify | None, timeout: float, headers: dict | None = None
+    ) -> dict:
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run())
         future = asyncio.get_running_loop().create_future()
@@ -284,12 +292,19 @@ def upstream_for(conn: ConnectionRuntime) -> HttpUpstream | SdkUpstream:
     return upstream
 
 
-async def forward(conn: ConnectionRuntime, method: str, params: dict, *, notify: Notify | None = None) -> dict:
+async def forward(
+    conn: ConnectionRuntime,
+    method: str,
+    params: dict,
+    *,
+    notify: Notify | None = None,
+    headers: dict[str, str] | None = None,
+) -> dict:
     """The upstream's JSON-RPC answer ({"result": ...} or {"error": ...}); UpstreamError names the connection."""
     timeout = float(settings.UPSTREAM_TIMEOUT_SECONDS)
     try:
         async with asyncio.timeout(timeout):
-            return await upstream_for(conn).request(method, params, notify=notify, timeout=timeout)
+            return await upstream_for(conn).request(method, params, notify=notify, timeout=timeout, headers=headers)
     except TimeoutError:
         raise UpstreamError(f"Connection '{conn.name}' did not answer within {timeout:g} s.") from None
     except UpstreamError as exc:
