@@ -94,6 +94,7 @@ class Responder:
     ) -> None:
         self._send_headers, self._send_body, self._open_stream = send_headers, send_body, open_stream
         self.streaming = False
+        self.accepts_stream = True
         self.extra_headers: list[tuple[bytes, bytes]] = []
 
     async def json(self, status: int, payload: Any | None) -> None:
@@ -208,8 +209,8 @@ def _meta_version(message: dict) -> Any:
 async def choose_era(req: Request, ctx: Context, message: dict) -> None:
     """Modern when the request says so (header or envelope); legacy otherwise, which needs a session."""
     header_version = req.headers.get("mcp-protocol-version")
-    if message.get("method") == "initialize":
-        return
+    if message.get("method") == "initialize" and header_version not in rpc.MODERN_VERSIONS:
+        return  # the legacy handshake (a 2026-07-28 client sending it gets -32601 from dispatch)
     if (
         header_version in rpc.MODERN_VERSIONS
         or _meta_version(message) is not None
@@ -355,6 +356,7 @@ async def _forward(
         meta[rpc.META_LOG_LEVEL] = ctx.log_level
     upstream_params["_meta"] = meta
     accepts_stream = "text/event-stream" in req.headers.get("accept", "") or not req.headers.get("accept")
+    responder.accepts_stream = accepts_stream
 
     async def notify(message: dict) -> None:
         if accepts_stream and message.get("method") in ("notifications/progress", "notifications/message"):
@@ -370,11 +372,51 @@ async def _forward(
             int(error.get("code", rpc.INTERNAL_ERROR)), str(error.get("message", "Upstream error")), error.get("data")
         )
     result = reply.get("result")
+    if isinstance(result, dict) and result.get("resultType") == "input_required" and not ctx.modern:
+        result = await _bridge_input(ctx, responder, conn, method, upstream_params, result, extra_headers, notify)
     if not isinstance(result, dict):
         raise RpcError(
             rpc.UPSTREAM_ERROR, f"Connection '{conn.name}' answered without a result.", {"connection": conn.name}
         )
     return _in_era(ctx, method, result)
+
+
+async def _bridge_input(ctx, responder, conn, method, upstream_params, result, extra_headers, notify) -> dict:
+    """A legacy agent answers the upstream's input requests as real requests on this call's stream."""
+    from gateway.bridge import MAX_ROUNDS, AgentDeclined, ask_agent
+
+    if ctx.session is None or not req_accepts_stream(responder):
+        raise RpcError(rpc.INTERNAL_ERROR, f"Connection '{conn.name}' needs input this client cannot give.")
+    for _ in range(MAX_ROUNDS):
+        requests = result.get("inputRequests") or {}
+        try:
+            answers = await ask_agent(ctx.session.token, responder.event, requests) if requests else {}
+        except AgentDeclined as exc:
+            raise RpcError(rpc.INVALID_REQUEST, f"The client declined an input request: {exc}") from None
+        except TimeoutError:
+            raise RpcError(rpc.INTERNAL_ERROR, "The client did not answer the input request in time.") from None
+        retry = {**upstream_params, "inputResponses": answers}
+        if "requestState" in result:
+            retry["requestState"] = result["requestState"]
+        try:
+            reply = await forward(conn, method, retry, notify=notify, headers=extra_headers)
+        except UpstreamError as exc:
+            raise RpcError(rpc.UPSTREAM_ERROR, str(exc), {"connection": conn.name}) from None
+        if "error" in reply:
+            error = reply["error"] if isinstance(reply["error"], dict) else {}
+            raise RpcError(
+                int(error.get("code", rpc.INTERNAL_ERROR)),
+                str(error.get("message", "Upstream error")),
+                error.get("data"),
+            )
+        result = reply.get("result")
+        if not isinstance(result, dict) or result.get("resultType") != "input_required":
+            return result
+    raise RpcError(rpc.INTERNAL_ERROR, f"Connection '{conn.name}' kept asking for input.")
+
+
+def req_accepts_stream(responder: Responder) -> bool:
+    return responder.accepts_stream
 
 
 CACHEABLE = {"resources/read"}
@@ -673,6 +715,10 @@ async def _handle(req: Request, ctx: Context, responder: Responder) -> None:
     ctx.request_id = message.get("id")
     ctx.rpc_method = message.get("method", "")
     await choose_era(req, ctx, message)
+    if "method" not in message and ctx.session is not None:
+        from gateway.bridge import publish_answer
+
+        await publish_answer(ctx.session.token, message)
     if "method" not in message or "id" not in message:
         # A notification (initialized, cancelled, progress) or a client's answer: accepted, nothing to say.
         await _audit(req, ctx)
