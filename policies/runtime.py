@@ -226,6 +226,10 @@ def _apply(message: dict) -> None:
         from gateway.sessions import forget_ended
 
         forget_ended(message["sessions"])
+    if message.get("session_levels"):
+        from gateway.sessions import remember_levels
+
+        remember_levels(message["session_levels"])
     org = message.get("organization")
     if org is not None:
         for public_id, (_, runtime) in list(_agents.items()):
