@@ -27,6 +27,12 @@ class World:
     def user(self, role: str) -> User:
         return getattr(self, role)
 
+    def ctx(self, role: str = "owner"):
+        """The organization context of acme's person in ``role``, as a view or service would see it."""
+        from accounts.tenancy import resolve_org_context
+
+        return resolve_org_context(user=self.user(role), token=None, slug=self.acme.slug)
+
     def membership(self, user: User) -> Membership:
         return Membership.objects.get(organization=self.acme, user=user)
 

@@ -7,14 +7,14 @@ from django.utils import timezone
 
 from accounts import services
 from accounts.models import ApiToken, Invitation, Membership, Organization
-from accounts.tenancy import OrgContext, resolve_org_context
+from accounts.tenancy import OrgContext
 from tests.factories import make_user
 
 Role = Membership.Role
 
 
 def ctx_of(world, role: str) -> OrgContext:
-    return resolve_org_context(user=world.user(role), token=None, slug=world.acme.slug)
+    return world.ctx(role)
 
 
 def test_creating_an_organization_makes_its_creator_the_owner(world):

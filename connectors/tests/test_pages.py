@@ -6,7 +6,6 @@ import pytest
 from django.test import override_settings
 from django.urls import reverse
 
-from accounts.tenancy import resolve_org_context
 from connectors.models import CatalogItem, Connection
 from connectors.services import connection_create
 
@@ -15,7 +14,7 @@ CLOSED_UPSTREAM = "http://127.0.0.1:9/mcp"
 
 
 def owner_ctx(world):
-    return resolve_org_context(user=world.owner, token=None, slug=world.acme.slug)
+    return world.ctx()
 
 
 def page(client, name, **kwargs):
