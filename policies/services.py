@@ -175,7 +175,8 @@ def rule_delete(*, ctx: OrgContext, rule_id: int) -> None:
 def agent_tools_set(*, ctx: OrgContext, agent_id: int, allowed: dict[int, set[str]], whole: set[int]) -> None:
     """The matrix page's save: per connection, either everything (``whole``) or exactly the checked tools.
 
-    Replaces the agent's allow rules on those connections; deny rules stay as they are.
+    Replaces the agent's allow rules on whole connections and on tools; allow rules on a single resource or
+    prompt (made through the rules API) and deny rules stay as they are.
     """
     ctx.require(Perm.GOVERN)
     agent = ctx.get(Agent.objects.select_for_update(), pk=agent_id)
@@ -191,7 +192,9 @@ def agent_tools_set(*, ctx: OrgContext, agent_id: int, allowed: dict[int, set[st
         stray = [n for n in names if (cid, n) not in known_tools]
         if stray:
             raise ValidationError({"tools": [f"Unknown tools of {connections[cid].name}: {', '.join(stray[:5])}."]})
-    ctx.scoped(Rule).filter(agent=agent, effect=Rule.Effect.ALLOW).delete()
+    ctx.scoped(Rule).filter(
+        agent=agent, effect=Rule.Effect.ALLOW, target__in=[Rule.Target.ALL, Rule.Target.TOOL]
+    ).delete()
     rows = [
         Rule(
             organization=ctx.organization,

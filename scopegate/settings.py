@@ -276,7 +276,8 @@ MCP_MAX_BODY_BYTES = env_int("SCOPEGATE_MCP_MAX_BODY_BYTES", 4 * 1_048_576, mini
 # Bodies larger than this answer 413 before anything reads them.
 MAX_BODY_BYTES = env_int("SCOPEGATE_MAX_BODY_BYTES", 1_048_576, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_BODY_BYTES
-DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
+# A permission matrix posts a field per checked tool; the body limit above still bounds the request.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 5000
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

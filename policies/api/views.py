@@ -147,7 +147,8 @@ class RuleDetailView(AgentScopedView):
 
 
 class AgentToolsView(AgentScopedView):
-    """The permission matrix at once: replaces every allow rule of the agent; deny rules stay."""
+    """The permission matrix at once: replaces the allow rules on whole connections and tools; rules on a single
+    resource or prompt, and deny rules, stay."""
 
     serializer_class = AgentToolsSerializer
     model = Rule

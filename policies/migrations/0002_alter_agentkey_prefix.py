@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('policies', '0001_initial'),
+        ("policies", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='agentkey',
-            name='prefix',
+            model_name="agentkey",
+            name="prefix",
             field=models.CharField(db_index=True, max_length=24),
         ),
     ]
