@@ -12,13 +12,13 @@ from gateway.tests.helpers import agent_with, connect, connected, org_ctx, run, 
 from policies.services import rule_create
 from tests.upstreams.run import echo_server
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="list_changed across processes rides on Redis"),
-]
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+needs_redis = pytest.mark.skipif(
+    not os.environ.get("REDIS_URL"), reason="a change made in this process reaches daphne's through Redis"
+)
 
 
+@needs_redis
 @pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
 def test_a_rule_change_reaches_the_agent_as_list_changed(live, mode):
     with echo_server() as upstream:
@@ -45,6 +45,38 @@ def test_a_rule_change_reaches_the_agent_as_list_changed(live, mode):
                 )
                 await asyncio.wait_for(changed.wait(), timeout=10)
                 assert await tool_names(client) == {"echo__echo", "echo__add"}
+                if listen is not None:
+                    await listen.__aexit__(None, None, None)
+
+        run(scenario())
+
+
+@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
+def test_an_upstreams_list_changed_refreshes_the_catalogue_and_reaches_the_agent(live, mode):
+    with echo_server() as upstream:
+        ctx = org_ctx("grow@example.test")
+        conn = connect(ctx, "echo", upstream.url)
+        setup = agent_with(ctx, live.url, allow=[(conn, "")])
+        changed = asyncio.Event()
+
+        async def on_message(message):
+            if isinstance(message, types.ToolListChangedNotification):
+                changed.set()
+
+        async def scenario():
+            async with connected(setup, mode, message_handler=on_message) as client:
+                assert "echo__late" not in await tool_names(client)
+                listen = None
+                if mode != "legacy":
+                    listen = client.listen(tools_list_changed=True)
+                    await listen.__aenter__()
+                else:
+                    await asyncio.sleep(0.5)
+                await asyncio.sleep(1.0)  # the gateway's watcher of this connection is listening by now
+                assert (await client.call_tool("echo__grow", {})).content[0].text == "grown"
+                await asyncio.wait_for(changed.wait(), timeout=15)
+                assert "echo__late" in await tool_names(client)
+                assert (await client.call_tool("echo__late", {"message": "hi"})).content[0].text == "late: hi"
                 if listen is not None:
                     await listen.__aexit__(None, None, None)
 

@@ -41,6 +41,22 @@ async def sleep(seconds: float) -> str:
     return f"slept {seconds}"
 
 
+def late(message: str) -> str:
+    return f"late: {message}"
+
+
+@server.tool(description="Add a tool named 'late' and announce that the list changed (in both eras).")
+async def grow(ctx: Context) -> str:
+    import contextlib
+
+    if "late" not in {t.name for t in await server.list_tools()}:
+        server.add_tool(late, name="late", description="A tool added at run time.")
+    await ctx.notify_tools_changed()  # 2026-07-28 listeners
+    with contextlib.suppress(Exception):  # legacy sessions' GET streams
+        await ctx.session.send_tool_list_changed()
+    return "grown"
+
+
 @server.resource("echo://greeting", description="A greeting.", mime_type="text/plain")
 def greeting() -> str:
     return "hello from upstream"
