@@ -21,7 +21,13 @@ def _skip_twisted_form_parsing() -> None:
         from daphne.http_protocol import WebRequest
     except ImportError:  # served by another ASGI server
         return
-    WebRequest._parsePOSTFormSubmission = False
+    original_init = WebRequest.__init__
+
+    def __init__(self, *args, **kwargs):  # Twisted sets the switch per request, in Request.__init__
+        original_init(self, *args, **kwargs)
+        self._parsePOSTFormSubmission = False
+
+    WebRequest.__init__ = __init__
 
 
 def _redact_daphne_access_log() -> None:
