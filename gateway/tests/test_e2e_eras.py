@@ -31,7 +31,14 @@ def setup(live, echo):
 def test_an_agent_sees_and_uses_only_what_it_is_granted(setup, mode):
     async def scenario():
         async with connected(setup, mode) as client:
-            assert await tool_names(client) == {"echo__echo", "echo__add", "echo__slow_count", "echo__sleep"}
+            assert await tool_names(client) == {
+                "echo__echo",
+                "echo__add",
+                "echo__slow_count",
+                "echo__sleep",
+                "echo__grow",
+                "echo__headers",
+            }
             result = await client.call_tool("echo__add", {"a": 2, "b": 40})
             assert result.structured_content == {"result": 42} and not result.is_error
             with pytest.raises(MCPError) as denied:
@@ -107,3 +114,24 @@ def test_a_mounted_connection_is_served_without_prefixes(live, echo):
             assert (await client.call_tool("echo", {"message": "plain"})).content[0].text == "plain"
 
     run(scenario())
+
+
+@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
+def test_the_agents_key_never_reaches_the_upstream_only_the_connections_headers_do(live, echo, mode):
+    from connectors.services import connection_create
+
+    ctx = org_ctx(f"headers-{mode}@example.test")
+    conn = connection_create(ctx=ctx, name="echo", url=echo.url, headers={"X-Upstream-Token": "for-upstream-only"})
+    setup = agent_with(ctx, live.url, allow=[(conn, "headers")])
+
+    async def scenario():
+        async with connected(setup, mode) as client:
+            import json
+
+            result = await client.call_tool("echo__headers", {})
+            return (result.structured_content or json.loads(result.content[0].text))["headers"]
+
+    seen = run(scenario())
+    assert seen["x-upstream-token"] == "for-upstream-only"
+    assert "authorization" not in seen
+    assert setup.key not in str(seen)

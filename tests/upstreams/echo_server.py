@@ -41,6 +41,11 @@ async def sleep(seconds: float) -> str:
     return f"slept {seconds}"
 
 
+@server.tool(description="Tell which HTTP headers reached the upstream (to prove what the gateway forwards).")
+def headers(ctx: Context) -> dict:
+    return {"headers": {k.lower(): v for k, v in (ctx.headers or {}).items()}}
+
+
 def late(message: str) -> str:
     return f"late: {message}"
 
