@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
 from mcp.shared.inbound import mcp_param_headers, validate_mcp_param_headers, x_mcp_header_map
 
 from gateway import jsonrpc as rpc
+from gateway.cancel import call_key, cancellable
 from gateway.context import Context, Request, Responder
 from gateway.jsonrpc import RpcError
 from gateway.sessions import Session, session_issue, session_set_log_level
@@ -15,6 +17,7 @@ from gateway.upstream import UpstreamError, forward
 
 SERVER_INFO = {"name": "ScopeGate", "version": "0.1.0"}
 LIST_TTL_MS = 30_000
+REQUEST_CANCELLED = -32800
 LOG_LEVELS = {"debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"}
 CAPABILITIES = {
     "tools": {"listChanged": True},
@@ -132,7 +135,17 @@ async def _forward(
         if accepts_stream and message.get("method") in ("notifications/progress", "notifications/message"):
             await responder.event(message)
 
-    result = await _call_upstream(conn, method, upstream_params, notify, extra_headers)
+    key = call_key(ctx.session.token, ctx.request_id) if ctx.session is not None else None
+    try:
+        async with cancellable(key):
+            result = await _call_upstream(conn, method, upstream_params, notify, extra_headers)
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling() > 1:
+            raise  # the server itself is stopping this task: let it
+        if task is not None:
+            task.uncancel()
+        raise RpcError(REQUEST_CANCELLED, "Request cancelled by the client.") from None
     if isinstance(result, dict) and result.get("resultType") == "input_required" and not ctx.modern:
         result = await _bridge_input(ctx, responder, conn, method, upstream_params, result, extra_headers, notify)
     if not isinstance(result, dict):

@@ -10,6 +10,7 @@ import time
 
 from audit.services import event_record
 from gateway import jsonrpc as rpc
+from gateway.cancel import request_cancel
 from gateway.checks import authenticate, check_origin, check_post_media, choose_era
 from gateway.context import Context, HttpProblem, Request, Responder, status_of
 from gateway.jsonrpc import RpcError
@@ -100,6 +101,10 @@ async def _handle(req: Request, ctx: Context, responder: Responder) -> None:
         from gateway.bridge import publish_answer
 
         await publish_answer(ctx.session.token, message)
+    if message.get("method") == "notifications/cancelled" and ctx.session is not None:
+        cancelled = params_of(message).get("requestId")
+        if isinstance(cancelled, str | int) and not isinstance(cancelled, bool):
+            await request_cancel(ctx.session.token, cancelled)
     if "method" not in message or "id" not in message:
         # A notification (initialized, cancelled, progress) or a client's answer: accepted, nothing to say.
         await _audit(req, ctx)

@@ -226,6 +226,10 @@ def _apply(message: dict) -> None:
         from gateway.sessions import forget_ended
 
         forget_ended(message["sessions"])
+    if message.get("cancel"):
+        from gateway.cancel import cancel_calls
+
+        cancel_calls(message["cancel"])
     if message.get("session_levels"):
         from gateway.sessions import remember_levels
 

@@ -112,3 +112,55 @@ def test_sessions_opened_in_the_same_second_are_distinct(live):
         client.delete(setup.endpoint, headers={"Authorization": f"Bearer {setup.key}", "Mcp-Session-Id": first})
         assert rpc(client, setup.endpoint, setup.key, "ping", session=first).status_code == 404
         assert rpc(client, setup.endpoint, setup.key, "ping", session=second).status_code == 200
+
+
+def test_a_cancelled_call_stops_on_whichever_node_runs_it(live, second_node):
+    import asyncio
+
+    with echo_server() as upstream:
+        ctx = org_ctx()
+        conn = connect(ctx, "echo", upstream.url)
+        setup = agent_with(ctx, live.url, allow=[(conn, "")])
+        path = f"/mcp/{setup.agent.public_id}"
+        nodes = [live.url + path]
+        if os.environ.get("REDIS_URL"):  # the cancellation crosses processes through Redis
+            nodes.append(second_node.url + path)
+
+        async def scenario(cancel_on: str) -> tuple[dict, float]:
+            headers = {
+                "Authorization": f"Bearer {setup.key}",
+                "Content-Type": "application/json",
+                "Accept": "application/json, text/event-stream",
+                "MCP-Protocol-Version": "2025-11-25",
+            }
+            async with httpx2.AsyncClient(timeout=20) as client:
+                init = await client.post(
+                    nodes[0],
+                    headers=headers,
+                    content=json.dumps(
+                        {
+                            "jsonrpc": "2.0",
+                            "id": 1,
+                            "method": "initialize",
+                            "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {}},
+                        }
+                    ),
+                )
+                headers["Mcp-Session-Id"] = init.headers["Mcp-Session-Id"]
+                call = {
+                    "jsonrpc": "2.0",
+                    "id": 7,
+                    "method": "tools/call",
+                    "params": {"name": "echo__sleep", "arguments": {"seconds": 10}},
+                }
+                started = time.monotonic()
+                pending = asyncio.ensure_future(client.post(nodes[0], headers=headers, content=json.dumps(call)))
+                await asyncio.sleep(0.5)
+                cancel = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 7}}
+                assert (await client.post(cancel_on, headers=headers, content=json.dumps(cancel))).status_code == 202
+                answer = await pending
+                return answer.json(), time.monotonic() - started
+
+        for cancel_on in nodes:
+            answer, took = asyncio.run(scenario(cancel_on))
+            assert answer["error"]["code"] == -32800 and took < 3
