@@ -14,6 +14,7 @@ from gateway.context import Context, Request, Responder
 from gateway.jsonrpc import RpcError
 from gateway.sessions import Session, session_issue, session_set_log_level
 from gateway.upstream import UpstreamError, forward
+from gateway.watchers import watch_resource
 
 SERVER_INFO = {"name": "ScopeGate", "version": "0.1.0"}
 LIST_TTL_MS = 30_000
@@ -21,7 +22,7 @@ REQUEST_CANCELLED = -32800
 LOG_LEVELS = {"debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"}
 CAPABILITIES = {
     "tools": {"listChanged": True},
-    "resources": {"listChanged": True, "subscribe": False},
+    "resources": {"listChanged": True, "subscribe": True},
     "prompts": {"listChanged": True},
     "completions": {},
     "logging": {},
@@ -350,27 +351,31 @@ async def m_complete(req: Request, ctx: Context, params: dict, responder: Respon
     )
 
 
-async def m_subscribe(req: Request, ctx: Context, params: dict, responder: Responder) -> dict:
-    """Legacy resources/(un)subscribe: allowed only on resources the agent may read; passed to the upstream.
-
-    Updates are not yet relayed back (the capability says subscribe: false), so clients that rely on them
-    re-read instead; accepting the call keeps clients that subscribe unconditionally working.
-    """
-    uri = _string_param(params, "uri")
-    ctx.tool = uri[:300]
+def readable_resource(ctx: Context, uri: str) -> tuple[Any, str] | None:
+    """The connection and upstream URI of an exposed URI the agent may read, or None."""
     located = ctx.agent.locate_uri(uri)
     if located is None:
-        raise _refuse(ctx, "resource", uri)
+        return None
     conn, upstream_uri = located
     decision = ctx.agent.decide(conn.id, "resource", upstream_uri)
     if not decision.allowed and not _template_allows(ctx, conn.id, upstream_uri):
+        return None
+    ctx.rule_id = decision.rule_id
+    return conn, upstream_uri
+
+
+async def m_subscribe(req: Request, ctx: Context, params: dict, responder: Responder) -> dict:
+    """Legacy resources/(un)subscribe, on resources the agent may read. The gateway's watcher of the connection
+    subscribes upstream; updates reach the agent's streams on every node."""
+    uri = _string_param(params, "uri")
+    ctx.tool = uri[:300]
+    found = readable_resource(ctx, uri)
+    if found is None:
         raise _refuse(ctx, "resource", uri)
-    ctx.decision, ctx.rule_id = "allow", decision.rule_id
-    try:
-        await _forward(req, ctx, responder, conn.id, ctx.rpc_method, {**params, "uri": upstream_uri})
-    except RpcError as exc:
-        if exc.code != rpc.METHOD_NOT_FOUND:
-            raise
+    conn, upstream_uri = found
+    ctx.decision, ctx.connection = "allow", conn.name
+    if ctx.rpc_method == "resources/subscribe":
+        watch_resource(conn, ctx.agent.organization_id, upstream_uri)
     return {}
 
 

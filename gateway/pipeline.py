@@ -14,10 +14,10 @@ from gateway.cancel import request_cancel
 from gateway.checks import authenticate, check_origin, check_post_media, choose_era
 from gateway.context import Context, HttpProblem, Request, Responder, status_of
 from gateway.jsonrpc import RpcError
-from gateway.methods import dispatch, params_of
+from gateway.methods import dispatch, params_of, readable_resource
 from gateway.sessions import session_end, session_open
 from gateway.streams import legacy_stream, listen_stream
-from gateway.watchers import ensure_watched
+from gateway.watchers import ensure_watched, watch_resource
 from policies.runtime import key_used, listener
 
 __all__ = ["Request", "Responder", "handle"]
@@ -77,7 +77,7 @@ async def _handle(req: Request, ctx: Context, responder: Responder) -> None:
     if req.http_method == "POST":
         check_post_media(req)
     await authenticate(req, ctx)
-    ensure_watched(ctx.agent.connections)
+    ensure_watched(ctx.agent.connections, ctx.agent.organization_id)
     if req.http_method == "DELETE":
         await _delete(req, ctx, responder)
         return
@@ -138,7 +138,7 @@ async def _get_stream(req: Request, ctx: Context, responder: Responder) -> None:
         raise HttpProblem(404, "Session not found.")
     await _audit(req, ctx)
     responder.extra_headers.append((b"mcp-session-id", session.token.encode()))
-    await responder.stream(legacy_stream(ctx.agent.public_id, ctx.agent.organization_id))
+    await responder.stream(legacy_stream(ctx.agent))
 
 
 async def _listen(req: Request, ctx: Context, message: dict, responder: Responder) -> None:
@@ -147,10 +147,17 @@ async def _listen(req: Request, ctx: Context, message: dict, responder: Responde
         raise RpcError(rpc.METHOD_NOT_FOUND, "Method not found: subscriptions/listen (a 2026-07-28 method)")
     if "text/event-stream" not in req.headers.get("accept", ""):
         raise HttpProblem(406, "Not Acceptable: subscriptions/listen answers text/event-stream.")
+    params = params_of(message)
+    wanted = params.get("notifications") if isinstance(params.get("notifications"), dict) else {}
+    subscriptions = wanted.get("resourceSubscriptions") or []
+    resources = []
+    for uri in subscriptions[:100] if isinstance(subscriptions, list) else []:
+        found = readable_resource(ctx, uri) if isinstance(uri, str) else None
+        if found is not None:  # a resource the agent may not read is silently not honored, as the spec allows
+            watch_resource(found[0], ctx.agent.organization_id, found[1])
+            resources.append(uri)
     await _audit(req, ctx)
-    await responder.stream(
-        listen_stream(ctx.agent.public_id, ctx.agent.organization_id, ctx.request_id, params_of(message))
-    )
+    await responder.stream(listen_stream(ctx.agent, ctx.request_id, params, resources))
 
 
 async def _delete(req: Request, ctx: Context, responder: Responder) -> None:

@@ -2,7 +2,8 @@
 
 A change that alters what an agent sees (its rules, a connection's catalogue) is announced to channel-layer
 groups once it commits; every node holding a stream for that agent or organization turns it into
-``list_changed`` notifications, so a client learns of it whichever node it is connected to.
+``list_changed`` notifications, so a client learns of it whichever node it is connected to. An upstream's
+``resources/updated`` is announced to the organization and reaches the agents that can see the resource.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway import jsonrpc as rpc
+from policies.runtime import AgentRuntime
 
 SUBSCRIPTION_ID = "io.modelcontextprotocol/subscriptionId"
 LIST_CHANGED = {
@@ -36,38 +38,52 @@ class StreamSpec:
     """What a stream sends: its opening frames, then the notifications each change becomes."""
 
     def __init__(
-        self, groups: list[str], methods: list[str], subscription_id: Any = None, opening: list[dict] | None = None
+        self,
+        agent: AgentRuntime,
+        methods: list[str],
+        subscription_id: Any = None,
+        opening: list[dict] | None = None,
+        resources: set[str] | None = None,
     ) -> None:
-        self.groups, self.methods, self.subscription_id = groups, methods, subscription_id
-        self.opening = opening or []
+        self.groups = [agent_group(agent.public_id), org_group(agent.organization_id)]
+        self.methods, self.subscription_id, self.opening = methods, subscription_id, opening or []
+        self.connections = set(agent.by_name)
+        self.mounted = agent.mounted
+        self.resources = resources  # None: every resource the agent can see (legacy); else the subscribed URIs
+
+    def _payload(self, method: str, params: dict | None = None) -> bytes:
+        body: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
+        params = dict(params or {})
+        if self.subscription_id is not None:
+            params["_meta"] = {SUBSCRIPTION_ID: self.subscription_id}
+        if params:
+            body["params"] = params
+        return frame(body)
 
     def render(self, message: dict) -> list[bytes]:
-        if message.get("type") != "mcp.changed":
-            return []
-        frames = []
-        for method in self.methods:
-            payload: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
-            if self.subscription_id is not None:
-                payload["params"] = {"_meta": {SUBSCRIPTION_ID: self.subscription_id}}
-            frames.append(frame(payload))
-        return frames
+        if message.get("type") == "mcp.changed":
+            return [self._payload(method) for method in self.methods]
+        if message.get("type") == "mcp.updated" and message.get("connection") in self.connections:
+            uri = message["uri"] if self.mounted else f"{message['connection']}+{message['uri']}"
+            if self.resources is None or uri in self.resources:
+                return [self._payload("notifications/resources/updated", {"uri": uri})]
+        return []
 
 
-def legacy_stream(agent_public_id: str, organization_id: int) -> StreamSpec:
-    return StreamSpec([agent_group(agent_public_id), org_group(organization_id)], list(LIST_CHANGED.values()))
+def legacy_stream(agent: AgentRuntime) -> StreamSpec:
+    return StreamSpec(agent, list(LIST_CHANGED.values()))
 
 
-def listen_stream(agent_public_id: str, organization_id: int, request_id: Any, params: dict) -> StreamSpec:
+def listen_stream(agent: AgentRuntime, request_id: Any, params: dict, resources: list[str]) -> StreamSpec:
+    """``resources``: the requested subscriptions the agent may read (the caller checked them)."""
     wanted = params.get("notifications") if isinstance(params.get("notifications"), dict) else {}
-    honored = {flag: True for flag in LIST_CHANGED if wanted.get(flag) is True}
+    honored: dict[str, Any] = {flag: True for flag in LIST_CHANGED if wanted.get(flag) is True}
+    if resources:
+        honored["resourceSubscriptions"] = resources
     ack = {
         "jsonrpc": "2.0",
         "method": "notifications/subscriptions/acknowledged",
         "params": {"_meta": {SUBSCRIPTION_ID: request_id}, "notifications": honored},
     }
-    return StreamSpec(
-        [agent_group(agent_public_id), org_group(organization_id)],
-        [LIST_CHANGED[flag] for flag in honored],
-        subscription_id=request_id,
-        opening=[ack],
-    )
+    methods = [LIST_CHANGED[flag] for flag in LIST_CHANGED if flag in honored]
+    return StreamSpec(agent, methods, subscription_id=request_id, opening=[ack], resources=set(resources))

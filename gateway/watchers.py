@@ -1,6 +1,9 @@
-"""Watching upstreams for ``list_changed``: each gateway process keeps one SDK session per connection its
-agents use, listening (a legacy GET stream, or ``subscriptions/listen`` in 2026-07-28). A change refreshes the
-connection's catalogue, which announces it to every agent's stream on every node.
+"""Watching upstreams: each gateway process keeps one SDK session per connection its agents use, listening
+(a legacy GET stream, or ``subscriptions/listen`` in 2026-07-28) for list changes and for updates of the
+resources agents subscribed to.
+
+- A list change refreshes the connection's catalogue, which announces it to every agent's stream on every node.
+- A resource update is announced to the organization's streams, which tell the agents that can see it.
 
 Off the hot path entirely: a request only checks that its connections are watched (a dict lookup).
 """
@@ -8,10 +11,13 @@ Off the hot path entirely: a request only checks that its connections are watche
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from dataclasses import dataclass, field
 
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from mcp import types
 
 from connectors.models import Connection
@@ -24,8 +30,20 @@ CHANGES = (
     types.PromptListChangedNotification,
     types.ResourceListChangedNotification,
 )
-_watching: dict[tuple, asyncio.Task] = {}
 DEBOUNCE_SECONDS = 0.5
+
+
+@dataclass
+class _Watch:
+    conn: ConnectionRuntime
+    organization_id: int
+    uris: set[str] = field(default_factory=set)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    resubscribe: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task | None = None
+
+
+_watching: dict[tuple, _Watch] = {}
 
 
 def _refresh(connection_id: int) -> None:
@@ -36,36 +54,72 @@ def _refresh(connection_id: int) -> None:
         catalogue_refresh(connection)
 
 
-async def _watch(conn: ConnectionRuntime) -> None:
+async def _announce_update(watch: _Watch, uri: str) -> None:
+    layer = get_channel_layer()
+    if layer is not None:
+        await layer.group_send(
+            f"mcp.org.{watch.organization_id}", {"type": "mcp.updated", "connection": watch.conn.name, "uri": uri}
+        )
+
+
+async def _session(watch: _Watch, client) -> None:
+    """One upstream session: subscribe, listen, react; returns when the subscriptions must be renewed."""
+    modern = client.protocol_version >= "2026"
+    async with contextlib.AsyncExitStack() as stack:
+        if modern:
+            await stack.enter_async_context(
+                client.listen(
+                    tools_list_changed=True,
+                    prompts_list_changed=True,
+                    resources_list_changed=True,
+                    resource_subscriptions=sorted(watch.uris),
+                )
+            )
+        else:
+            for uri in sorted(watch.uris):
+                with contextlib.suppress(Exception):  # an upstream without subscriptions still lists changes
+                    await client.subscribe_resource(uri)
+        watch.resubscribe.clear()
+        while True:
+            changed = asyncio.ensure_future(watch.changed.wait())
+            renew = asyncio.ensure_future(watch.resubscribe.wait())
+            try:
+                await asyncio.wait({changed, renew}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                changed.cancel()
+                renew.cancel()
+            if watch.resubscribe.is_set():
+                if modern:
+                    return  # reopen the listen stream with the new filter
+                for uri in sorted(watch.uris):
+                    with contextlib.suppress(Exception):
+                        await client.subscribe_resource(uri)
+                watch.resubscribe.clear()
+            if watch.changed.is_set():
+                await asyncio.sleep(DEBOUNCE_SECONDS)  # one refresh for a burst of changes
+                watch.changed.clear()
+                await database_sync_to_async(_refresh)(watch.conn.id)
+
+
+async def _watch(watch: _Watch) -> None:
+    conn = watch.conn
     target = UpstreamTarget(
         name=conn.name, transport=conn.transport, url=conn.url, command_name=conn.command_name, headers=conn.headers
     )
     backoff = 1.0
+
+    async def on_message(message) -> None:
+        if isinstance(message, CHANGES):
+            watch.changed.set()
+        elif isinstance(message, types.ResourceUpdatedNotification):
+            await _announce_update(watch, str(message.params.uri))
+
     while True:
-        changed = asyncio.Event()
-
-        async def on_message(message, changed: asyncio.Event = changed) -> None:
-            if isinstance(message, CHANGES):
-                changed.set()
-
         started = time.monotonic()
         try:
             async with open_client(target, timeout=3600, message_handler=on_message) as client:
-                listen = None
-                if client.protocol_version >= "2026":
-                    listen = client.listen(
-                        tools_list_changed=True, prompts_list_changed=True, resources_list_changed=True
-                    )
-                    await listen.__aenter__()
-                try:
-                    while True:
-                        await changed.wait()
-                        await asyncio.sleep(DEBOUNCE_SECONDS)  # one refresh for a burst of changes
-                        changed.clear()
-                        await database_sync_to_async(_refresh)(conn.id)
-                finally:
-                    if listen is not None:
-                        await listen.__aexit__(None, None, None)
+                while True:
+                    await _session(watch, client)
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # the upstream went away: try again later, with backoff
@@ -76,9 +130,23 @@ async def _watch(conn: ConnectionRuntime) -> None:
         await asyncio.sleep(backoff)
 
 
-def ensure_watched(connections: dict[int, ConnectionRuntime]) -> None:
+def _key(conn: ConnectionRuntime) -> tuple:
+    return (conn.id, conn.transport, conn.url, conn.command_name)
+
+
+def ensure_watched(connections: dict[int, ConnectionRuntime], organization_id: int) -> None:
     for conn in connections.values():
-        key = (conn.id, conn.transport, conn.url, conn.command_name)
-        task = _watching.get(key)
-        if task is None or task.done():
-            _watching[key] = asyncio.get_running_loop().create_task(_watch(conn))
+        watch = _watching.get(_key(conn))
+        if watch is None:
+            watch = _watching[_key(conn)] = _Watch(conn=conn, organization_id=organization_id)
+        if watch.task is None or watch.task.done():
+            watch.task = asyncio.get_running_loop().create_task(_watch(watch))
+
+
+def watch_resource(conn: ConnectionRuntime, organization_id: int, uri: str) -> None:
+    """Asks this process's watcher of ``conn`` to subscribe to ``uri`` upstream."""
+    ensure_watched({conn.id: conn}, organization_id)
+    watch = _watching[_key(conn)]
+    if uri not in watch.uris:
+        watch.uris.add(uri)
+        watch.resubscribe.set()

@@ -81,3 +81,36 @@ def test_an_upstreams_list_changed_refreshes_the_catalogue_and_reaches_the_agent
                     await listen.__aexit__(None, None, None)
 
         run(scenario())
+
+
+@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
+def test_a_subscribed_resource_update_reaches_the_agent(live, mode):
+    with echo_server() as upstream:
+        ctx = org_ctx(f"touch-{mode}@example.test")
+        conn = connect(ctx, "echo", upstream.url)
+        setup = agent_with(ctx, live.url, allow=[(conn, "")])
+        updated: list[str] = []
+        arrived = asyncio.Event()
+
+        async def on_message(message):
+            if isinstance(message, types.ResourceUpdatedNotification):
+                updated.append(str(message.params.uri))
+                arrived.set()
+
+        async def scenario():
+            async with connected(setup, mode, message_handler=on_message) as client:
+                listen = None
+                if mode == "legacy":
+                    await client.subscribe_resource("echo+echo://greeting")
+                    await asyncio.sleep(0.5)
+                else:
+                    listen = client.listen(resource_subscriptions=["echo+echo://greeting"])
+                    await listen.__aenter__()
+                await asyncio.sleep(1.5)  # the gateway's watcher subscribes upstream
+                await client.call_tool("echo__touch", {"uri": "echo://greeting"})
+                await asyncio.wait_for(arrived.wait(), timeout=15)
+                if listen is not None:
+                    await listen.__aexit__(None, None, None)
+
+        run(scenario())
+        assert updated == ["echo+echo://greeting"]

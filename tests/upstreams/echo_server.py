@@ -62,6 +62,16 @@ async def grow(ctx: Context) -> str:
     return "grown"
 
 
+@server.tool(description="Announce that a resource changed (in both eras).")
+async def touch(ctx: Context, uri: str) -> str:
+    import contextlib
+
+    await ctx.notify_resource_updated(uri)  # 2026-07-28 listeners
+    with contextlib.suppress(Exception):  # legacy sessions
+        await ctx.session.send_resource_updated(uri)
+    return f"touched {uri}"
+
+
 @server.resource("echo://greeting", description="A greeting.", mime_type="text/plain")
 def greeting() -> str:
     return "hello from upstream"
