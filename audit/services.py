@@ -58,12 +58,12 @@ class _PgConnection:
             self.loop = loop
         return self.conn
 
-    async def insert(self, events: list[Event]) -> None:
-        row = "(" + ",".join(["%s"] * len(COLUMNS)) + ")"
+    async def insert(self, rows: list[dict]) -> None:
+        one_row = "(" + ",".join(["%s"] * len(COLUMNS)) + ")"
         # Table and columns come from the model, never from input; every value is a bound parameter.
         table = Event._meta.db_table
-        sql = f"INSERT INTO {table} ({','.join(COLUMNS)}) VALUES " + ",".join([row] * len(events))  # noqa: S608
-        values = [getattr(e, a) for e in events for a in ATTRS]
+        sql = f"INSERT INTO {table} ({','.join(COLUMNS)}) VALUES " + ",".join([one_row] * len(rows))  # noqa: S608
+        values = [row[a] for row in rows for a in ATTRS]
         conn = await self.get()
         try:
             await conn.execute(sql, values)  # autocommit: one statement, one durable commit
@@ -76,30 +76,36 @@ _pg = _PgConnection()
 
 
 class _GroupWriter:
-    def __init__(self) -> None:
-        self._pending: list[tuple[Event, asyncio.Future]] = []
-        self._task: asyncio.Task | None = None
+    """Callers that arrive while a batch commits wait for the next one; the first caller drains in its own task
+    (no task to schedule on a quiet gateway)."""
 
-    async def write(self, event: Event) -> None:
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
-        self._pending.append((event, future))
-        if self._task is None or self._task.done() or self._task.get_loop() is not loop:
-            self._task = loop.create_task(self._drain())
+    def __init__(self) -> None:
+        self._pending: list[tuple[dict, asyncio.Future]] = []
+        self._draining = False
+
+    async def write(self, row: dict) -> None:
+        future = asyncio.get_running_loop().create_future()
+        self._pending.append((row, future))
+        if not self._draining:
+            self._draining = True
+            try:
+                await self._drain()
+            finally:
+                self._draining = False
         await future
 
     async def _drain(self) -> None:
         postgres = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
         while self._pending:
             batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-            events = [event for event, _ in batch]
+            rows = [row for row, _ in batch]
             try:
                 if postgres:
-                    await _pg.insert(events)
+                    await _pg.insert(rows)
                 else:
-                    await sync_to_async(_insert_orm, thread_sensitive=False)(events)
+                    await sync_to_async(_insert_orm, thread_sensitive=False)([Event(**row) for row in rows])
             except Exception as exc:
-                logger.error("audit write of %s events failed: %r", len(events), exc)
+                logger.error("audit write of %s events failed: %r", len(rows), exc)
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(exc)
@@ -110,13 +116,18 @@ class _GroupWriter:
 
 
 _writer = _GroupWriter()
+_DEFAULTS = {
+    f.attname: f.get_default() for f in Event._meta.concrete_fields if not f.primary_key and f.attname != "time"
+}
 
 
 async def event_record(**fields: Any) -> None:
     """Stores one event durably; raises when it cannot be stored."""
-    fields.setdefault("time", timezone.now())
-    event = Event(**fields)
-    await _writer.write(event)
+    unknown = set(fields) - set(ATTRS)
+    if unknown:
+        raise TypeError(f"unknown audit fields: {sorted(unknown)}")
+    row = {**_DEFAULTS, "time": timezone.now(), **fields}
+    await _writer.write(row)
 
 
 def event_record_sync(**fields: Any) -> Event:
