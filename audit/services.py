@@ -55,6 +55,10 @@ class _PgConnection:
                 autocommit=True,
                 application_name="scopegate-audit",
             )
+            if not settings.AUDIT_SYNCHRONOUS_COMMIT:
+                # The operator's choice: commits return before the WAL reaches disk. A gateway crash loses
+                # nothing (PostgreSQL has the rows); a PostgreSQL crash may lose the last fraction of a second.
+                await self.conn.execute("SET synchronous_commit = off")
             self.loop = loop
         return self.conn
 

@@ -270,6 +270,9 @@ if not isinstance(STDIO_COMMANDS, dict) or not all(
 POLICY_CACHE_SECONDS = env_int("SCOPEGATE_POLICY_CACHE_SECONDS", 5, minimum=0)
 # Browser origins allowed to call /mcp/ besides the gateway's own hosts (DNS rebinding protection).
 MCP_ALLOWED_ORIGINS = env_list("SCOPEGATE_MCP_ALLOWED_ORIGINS")
+# Audit rows are committed durably (fsync'd) before a call is answered. Off: faster, but a PostgreSQL crash may
+# lose the last fraction of a second of events (a gateway crash still loses none).
+AUDIT_SYNCHRONOUS_COMMIT = env_bool("SCOPEGATE_AUDIT_SYNCHRONOUS_COMMIT", True)
 MCP_MAX_BODY_BYTES = env_int("SCOPEGATE_MCP_MAX_BODY_BYTES", 4 * 1_048_576, minimum=1024)
 
 # --- HTTP ------------------------------------------------------------------------------------------------
