@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 
 from channels.exceptions import StopConsumer
 from channels.generic.http import AsyncHttpConsumer
@@ -18,6 +19,8 @@ from django.conf import settings
 from gateway import jsonrpc as rpc
 from gateway.pipeline import Request, Responder, handle
 from gateway.streams import KEEPALIVE_SECONDS, StreamSpec, frame
+
+logger = logging.getLogger(__name__)
 
 
 class McpEndpointConsumer(AsyncHttpConsumer):
@@ -89,6 +92,10 @@ class McpEndpointConsumer(AsyncHttpConsumer):
                     message = await asyncio.wait_for(layer.receive(channel), KEEPALIVE_SECONDS)
                 except TimeoutError:
                     await self.send_body(b": ping\n\n", more_body=True)
+                    continue
+                except Exception:  # the channel layer hiccuped (e.g. a Redis read timeout): keep the stream
+                    logger.warning("stream receive failed; retrying", exc_info=True)
+                    await asyncio.sleep(0.5)
                     continue
                 for chunk in spec.render(message):
                     await self.send_body(chunk, more_body=True)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from mcp import types
+from mcp.shared.exceptions import MCPError
 
 from connectors.models import Connection
 from connectors.sdk import UpstreamTarget, open_client
@@ -67,14 +68,19 @@ async def _session(watch: _Watch, client) -> None:
     modern = client.protocol_version >= "2026"
     async with contextlib.AsyncExitStack() as stack:
         if modern:
-            await stack.enter_async_context(
-                client.listen(
-                    tools_list_changed=True,
-                    prompts_list_changed=True,
-                    resources_list_changed=True,
-                    resource_subscriptions=sorted(watch.uris),
+            try:
+                await stack.enter_async_context(
+                    client.listen(
+                        tools_list_changed=True,
+                        prompts_list_changed=True,
+                        resources_list_changed=True,
+                        resource_subscriptions=sorted(watch.uris),
+                    )
                 )
-            )
+            except MCPError as exc:  # an upstream that does not serve subscriptions/listen: nothing to watch
+                if exc.code != -32601:
+                    raise
+                await asyncio.Event().wait()
         else:
             for uri in sorted(watch.uris):
                 with contextlib.suppress(Exception):  # an upstream without subscriptions still lists changes
