@@ -79,3 +79,15 @@ def live(django_db_setup, django_db_blocker, tmp_path_factory):
     server = start_daphne(tmp_path_factory.mktemp("daphne"))
     yield server
     stop(server)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_database_pools(django_db_setup, django_db_blocker):
+    """psycopg's pool keeps a connection to the test database open; close it before the database is dropped."""
+    yield
+    from django.db import connections
+
+    for connection in connections.all():
+        close_pool = getattr(connection, "close_pool", None)
+        if close_pool is not None:
+            close_pool()
