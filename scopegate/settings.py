@@ -166,7 +166,12 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("SCOPEGATE_CHANNEL_PREFIX", "sg")},
+            "CONFIG": {
+                # redis-py 8 times a socket read out after 5 s, exactly channels-redis' blocking pop: give the
+                # read room, or every idle receive fails ("Timeout reading") and streams and listeners churn.
+                "hosts": [{"address": REDIS_URL, "socket_timeout": 30}],
+                "prefix": env_str("SCOPEGATE_CHANNEL_PREFIX", "sg"),
+            },
         }
     }
 else:
