@@ -66,6 +66,10 @@ async def _announce_update(watch: _Watch, uri: str) -> None:
 async def _session(watch: _Watch, client) -> None:
     """One upstream session: subscribe, listen, react; returns when the subscriptions must be renewed."""
     modern = client.protocol_version >= "2026"
+    # Clear the signal before taking the snapshot: a subscription added while this session opens sets it again
+    # (clearing it afterwards lost such a subscription for good).
+    watch.resubscribe.clear()
+    uris = sorted(watch.uris)
     async with contextlib.AsyncExitStack() as stack:
         if modern:
             try:
@@ -74,7 +78,7 @@ async def _session(watch: _Watch, client) -> None:
                         tools_list_changed=True,
                         prompts_list_changed=True,
                         resources_list_changed=True,
-                        resource_subscriptions=sorted(watch.uris),
+                        resource_subscriptions=uris,
                     )
                 )
             except MCPError as exc:  # an upstream that does not serve subscriptions/listen: nothing to watch
@@ -82,10 +86,9 @@ async def _session(watch: _Watch, client) -> None:
                     raise
                 await asyncio.Event().wait()
         else:
-            for uri in sorted(watch.uris):
+            for uri in uris:
                 with contextlib.suppress(Exception):  # an upstream without subscriptions still lists changes
                     await client.subscribe_resource(uri)
-        watch.resubscribe.clear()
         while True:
             changed = asyncio.ensure_future(watch.changed.wait())
             renew = asyncio.ensure_future(watch.resubscribe.wait())
@@ -97,10 +100,10 @@ async def _session(watch: _Watch, client) -> None:
             if watch.resubscribe.is_set():
                 if modern:
                     return  # reopen the listen stream with the new filter
+                watch.resubscribe.clear()
                 for uri in sorted(watch.uris):
                     with contextlib.suppress(Exception):
                         await client.subscribe_resource(uri)
-                watch.resubscribe.clear()
             if watch.changed.is_set():
                 await asyncio.sleep(DEBOUNCE_SECONDS)  # one refresh for a burst of changes
                 watch.changed.clear()

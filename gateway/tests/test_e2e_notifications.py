@@ -89,13 +89,7 @@ def test_an_upstreams_list_changed_refreshes_the_catalogue_and_reaches_the_agent
         run(scenario())
 
 
-LEGACY_UPDATES_DEFECT = pytest.mark.skip(
-    reason="known defect: after other notification tests in the same daphne, a legacy session's GET stream "
-    "misses resources/updated (passes alone); see the closing note"
-)
-
-
-@pytest.mark.parametrize("mode", [pytest.param("legacy", marks=LEGACY_UPDATES_DEFECT), "2026-07-28"])
+@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
 def test_a_subscribed_resource_update_reaches_the_agent(live, mode):
     with echo_server() as upstream:
         ctx = org_ctx(f"touch-{mode}@example.test")
