@@ -132,7 +132,3 @@ async def event_record(**fields: Any) -> None:
         raise TypeError(f"unknown audit fields: {sorted(unknown)}")
     row = {**_DEFAULTS, "time": timezone.now(), **fields}
     await _writer.write(row)
-
-
-def event_record_sync(**fields: Any) -> Event:
-    return Event.objects.create(**fields)
