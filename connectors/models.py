@@ -94,6 +94,11 @@ class CatalogItem(OrganizationOwned):
     title = models.CharField(max_length=500, blank=True)
     description = models.TextField(blank=True)
     definition = models.JSONField(default=dict)  # the upstream's object as it came (inputSchema, annotations...)
+    # Which arguments name a resource the permission matrix can constrain, and where a listing result holds
+    # resources it can filter: {"arguments": {"repo": "repository"},
+    # "listing": {"items": "items", "field": "full_name", "resource": "repository"}}. Built-in tools declare it;
+    # an admin may declare it for an upstream tool. Never shown to agents.
+    resources = models.JSONField(default=dict, blank=True)
     fingerprint = models.CharField(max_length=64)
     approved_fingerprint = models.CharField(max_length=64)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)

@@ -99,6 +99,7 @@ MIDDLEWARE = [
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "scopegate.middleware.InvalidFormStatusMiddleware",
+    "audit.middleware.AuditContextMiddleware",
 ]
 
 ROOT_URLCONF = "scopegate.urls"
@@ -278,6 +279,8 @@ MCP_ALLOWED_ORIGINS = env_list("SCOPEGATE_MCP_ALLOWED_ORIGINS")
 # Audit rows are committed durably (fsync'd) before a call is answered. Off: faster, but a PostgreSQL crash may
 # lose the last fraction of a second of events (a gateway crash still loses none).
 AUDIT_SYNCHRONOUS_COMMIT = env_bool("SCOPEGATE_AUDIT_SYNCHRONOUS_COMMIT", True)
+# The most of a request's arguments an event keeps (JSON bytes); larger ones keep a preview.
+AUDIT_ARGUMENTS_MAX_BYTES = env_int("SCOPEGATE_AUDIT_ARGUMENTS_MAX_BYTES", 8192)
 MCP_MAX_BODY_BYTES = env_int("SCOPEGATE_MCP_MAX_BODY_BYTES", 4 * 1_048_576, minimum=1024)
 
 # --- HTTP ------------------------------------------------------------------------------------------------
