@@ -84,6 +84,8 @@ class Event(models.Model):
     # How it went.
     decision = models.CharField(max_length=12, choices=Decision.choices, default=Decision.NONE)
     rule_id = models.BigIntegerField(null=True)
+    # How the decision was reached, step by step: [{"step": "rule", "rule": 12, "effect": "allow", "reason": ...}]
+    trace = models.JSONField(null=True, blank=True)
     outcome = models.CharField(max_length=8, choices=Outcome.choices, default=Outcome.OK)
     parent_id = models.BigIntegerField(null=True)  # an outcome row names the event it completes
     upstream_ms = models.FloatField(null=True)
