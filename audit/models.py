@@ -9,8 +9,13 @@ Three kinds of events share one table (one chain, one export, one page):
 
 from __future__ import annotations
 
+import uuid
+
 from django.db import models
 from django.utils import timezone
+
+from accounts.models import OrganizationOwned
+from connectors import vault
 
 
 class Event(models.Model):
@@ -128,3 +133,45 @@ class ChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"{self.organization_id}:{self.segment}@{self.seq}"
+
+
+class SiemSink(OrganizationOwned):
+    """Where an organization's events are pushed (a SIEM's HTTPS webhook), and how far delivery has got.
+
+    The signing secret is shown once and kept encrypted, bound to this row and organization. Delivery walks the
+    trail in (time, id) order from the stored cursor; a failure backs off exponentially (``next_attempt_at``).
+    """
+
+    url = models.URLField(max_length=2000)
+    enabled = models.BooleanField(default=True)
+    secret_id = models.UUIDField(default=uuid.uuid4, editable=False, unique=True)
+    secret_ciphertext = models.BinaryField()
+    secret_prefix = models.CharField(max_length=24, blank=True)  # shown to tell secrets apart
+    created_at = models.DateTimeField(default=timezone.now)
+    # Delivery state.
+    cursor_time = models.DateTimeField(null=True, blank=True)
+    cursor_id = models.BigIntegerField(default=0)
+    delivered = models.BigIntegerField(default=0)
+    failures = models.IntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_status = models.IntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization"], name="audit_siemsink_one_per_org")]
+
+    def __str__(self) -> str:
+        return f"SIEM push of {self.organization_id} to {self.url}"
+
+    def _aad(self) -> bytes:
+        return f"audit.SiemSink:{self.secret_id}:{self.organization_id}".encode()
+
+    def set_secret(self, secret: str) -> None:
+        self.secret_ciphertext = vault.encrypt(secret.encode(), aad=self._aad())
+        self.secret_prefix = secret[:12]
+
+    def get_secret(self) -> str:
+        return vault.decrypt(self.secret_ciphertext, aad=self._aad()).decode()

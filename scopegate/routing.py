@@ -4,6 +4,7 @@ from channels.security.websocket import AllowedHostsOriginValidator
 from django.urls import re_path
 
 from accounts.consumers import OrgEventsConsumer
+from audit.consumers import ActivityConsumer
 from gateway.consumers import McpEndpointConsumer
 
 
@@ -20,6 +21,13 @@ def build_application(django_application):
         ]
     )
     websocket = AllowedHostsOriginValidator(
-        AuthMiddlewareStack(URLRouter([re_path(r"^ws/o/(?P<org_slug>[\w-]+)/events/$", OrgEventsConsumer.as_asgi())]))
+        AuthMiddlewareStack(
+            URLRouter(
+                [
+                    re_path(r"^ws/o/(?P<org_slug>[\w-]+)/events/$", OrgEventsConsumer.as_asgi()),
+                    re_path(r"^ws/o/(?P<org_slug>[\w-]+)/activity/$", ActivityConsumer.as_asgi()),
+                ]
+            )
+        )
     )
     return ProtocolTypeRouter({"http": http, "websocket": websocket})

@@ -188,6 +188,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {
+    "audit-siem-push": {"task": "audit.tasks.siem_push_due", "schedule": 10.0},
+}
 
 # --- accounts --------------------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
@@ -281,6 +284,12 @@ MCP_ALLOWED_ORIGINS = env_list("SCOPEGATE_MCP_ALLOWED_ORIGINS")
 AUDIT_SYNCHRONOUS_COMMIT = env_bool("SCOPEGATE_AUDIT_SYNCHRONOUS_COMMIT", True)
 # The most of a request's arguments an event keeps (JSON bytes); larger ones keep a preview.
 AUDIT_ARGUMENTS_MAX_BYTES = env_int("SCOPEGATE_AUDIT_ARGUMENTS_MAX_BYTES", 8192)
+# SIEM push: events older than the settle window go out in signed batches; failures back off exponentially.
+AUDIT_SIEM_SETTLE_SECONDS = env_int("SCOPEGATE_AUDIT_SIEM_SETTLE_SECONDS", 5, minimum=0)
+AUDIT_SIEM_BATCH = env_int("SCOPEGATE_AUDIT_SIEM_BATCH", 500, minimum=1)
+AUDIT_SIEM_TIMEOUT_SECONDS = env_int("SCOPEGATE_AUDIT_SIEM_TIMEOUT_SECONDS", 10, minimum=1)
+AUDIT_SIEM_BACKOFF_SECONDS = env_int("SCOPEGATE_AUDIT_SIEM_BACKOFF_SECONDS", 10, minimum=1)
+AUDIT_SIEM_BACKOFF_MAX_SECONDS = env_int("SCOPEGATE_AUDIT_SIEM_BACKOFF_MAX_SECONDS", 3600, minimum=1)
 MCP_MAX_BODY_BYTES = env_int("SCOPEGATE_MCP_MAX_BODY_BYTES", 4 * 1_048_576, minimum=1024)
 
 # --- HTTP ------------------------------------------------------------------------------------------------
