@@ -19,6 +19,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.core.handlers.asgi import ASGIRequest
+from django.db import close_old_connections
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
 
@@ -135,8 +136,12 @@ async def export_lines_async(
     lines = export_lines(organization_id=organization_id, filters=filters, fmt=fmt, chunk=chunk)
     # Each chunk's queries run in Django's sync thread; the event loop only ever holds one encoded chunk.
     take = sync_to_async(lambda: next(lines, None))
-    while (part := await take()) is not None:
-        yield part
+    try:
+        while (part := await take()) is not None:
+            yield part
+    finally:
+        # The stream outlives the view: hand the sync thread's connection back rather than leave it open.
+        await sync_to_async(close_old_connections)()
 
 
 def export_filename(organization: Organization, fmt: str) -> str:

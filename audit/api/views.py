@@ -54,10 +54,21 @@ def _limit(params) -> int:
     return int(raw)
 
 
-class EventListView(OrgScopedAPIView):
+class _IgnoreFormatParameter(DefaultContentNegotiation):
+    """``?format=`` picks the export's format here, not DRF's renderer: errors stay JSON."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class _EventsView(OrgScopedAPIView):
+    read_perm = Perm.VIEW_AUDIT
+    content_negotiation_class = _IgnoreFormatParameter
+
+
+class EventListView(_EventsView):
     """The organization's events, newest first. Outcome events are folded into the call they complete."""
 
-    read_perm = Perm.VIEW_AUDIT
     serializer_class = EventSerializer
     pagination_class = None
 
@@ -76,8 +87,7 @@ class EventListView(OrgScopedAPIView):
         return Response({"results": EventSerializer(page.rows, many=True).data, "next": next_url})
 
 
-class EventDetailView(OrgScopedAPIView):
-    read_perm = Perm.VIEW_AUDIT
+class EventDetailView(_EventsView):
     serializer_class = EventDetailSerializer
 
     def get(self, request, org_slug, pk):
@@ -90,18 +100,8 @@ class EventDetailView(OrgScopedAPIView):
         return Response(body)
 
 
-class _IgnoreFormatParameter(DefaultContentNegotiation):
-    """``?format=`` picks the export's format here, not DRF's renderer: errors stay JSON."""
-
-    def select_renderer(self, request, renderers, format_suffix=None):
-        return renderers[0], renderers[0].media_type
-
-
-class EventExportView(OrgScopedAPIView):
+class EventExportView(_EventsView):
     """Every event matching the filters, streamed as CSV (with a header row) or JSON Lines."""
-
-    read_perm = Perm.VIEW_AUDIT
-    content_negotiation_class = _IgnoreFormatParameter
 
     @extend_schema(
         parameters=[*[p for p in FILTERS if p.name != "cursor"], FORMAT],
