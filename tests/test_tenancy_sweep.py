@@ -16,6 +16,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from accounts import services
 from accounts.models import Membership
 from accounts.tenancy import resolve_org_context
+from audit.tests.helpers import make_call
 from connectors.models import CatalogItem
 from connectors.services import connection_create
 from policies.services import agent_create, agent_key_issue, rule_create
@@ -81,6 +82,10 @@ def agent_rule(objs):
     return {**agent(objs), "rule_pk": objs["rule"].pk}
 
 
+def event(objs):
+    return {**acme(objs), "pk": objs["event"].pk}
+
+
 # Nothing listens there: creating or syncing a connection to it fails fast and records the error.
 CLOSED_UPSTREAM = "http://127.0.0.1:9/mcp"
 
@@ -125,6 +130,15 @@ ROWS = [
     ),
     Row("agent_rule_delete", "post", only(302, *OWNER_ADMIN), agent_rule),
     Row("activity", "get", only(200, *READERS), acme),
+    Row("activity_event", "get", only(200, *READERS), event),
+    Row("activity_charts", "get", only(200, *READERS), acme, {"by": "agent"}),
+    Row("activity_export", "get", only(200, *READERS), acme, {"format": "csv", "agent": "release-bot"}),
+    Row("activity_verify", "post", only(200, *READERS), acme),
+    Row("audit_settings", "get", only(200, *READERS), acme),
+    Row("audit_settings", "post", only(302, *OWNER_ADMIN), acme, {"days": "30"}),
+    Row("audit_siem", "post", only(200, *OWNER_ADMIN), acme, {"url": "https://siem.example.test/collect"}),
+    Row("audit_siem_rotate", "post", only(302, *OWNER_ADMIN), acme),
+    Row("audit_siem_delete", "post", only(302, *OWNER_ADMIN), acme),
     Row("approvals", "get", only(200, *READERS), acme),
     Row("org_settings", "get", every(200), acme),
     Row("org_settings", "post", only(302, *OWNER_ADMIN), acme, {"name": "Acme Inc"}),
@@ -182,6 +196,9 @@ ROWS = [
         agent,
         lambda o: {"effect": "deny", "connection": o["connection"].pk, "target": "tool", "name": "delete_repo"},
     ),
+    Row("api_events", "get", only(200, *READERS), acme, {"agent": "release-bot", "limit": "10"}),
+    Row("api_event", "get", only(200, *READERS), event),
+    Row("api_events_export", "get", only(200, *READERS), acme, {"format": "jsonl"}),
     Row("api_agent_rule", "get", every(200), agent_rule),
     Row("api_agent_rule", "delete", only(204, *OWNER_ADMIN), agent_rule),
     Row(
@@ -238,6 +255,7 @@ def objs(world):
     bot = agent_create(ctx=ctx, name="release-bot", mount_id=None)
     key, key_secret = agent_key_issue(ctx=ctx, agent_id=bot.pk, name="laptop")
     rule = rule_create(ctx=ctx, agent_id=bot.pk, effect="allow", connection_id=conn.pk, target="tool", name="echo")
+    call, _ = make_call(world.acme, agent_name="release-bot", arguments={"message": "hi"})
     return {
         "acme": world.acme,
         "erin": world.membership(world.erin),
@@ -249,6 +267,7 @@ def objs(world):
         "key": key,
         "key_secret": key_secret,
         "rule": rule,
+        "event": call,
         "world": world,
     }
 
@@ -258,13 +277,13 @@ def _request(client, row: Row, objs: dict):
     if row.name.startswith("api_"):
         return _api(client, row, url, objs)
     if row.method == "get":
-        return client.get(url)
+        return client.get(url, row.body(objs))
     return client.post(url, data=row.body(objs))
 
 
 def _api(client, row: Row, url: str, objs: dict, **headers):
     if row.method == "get":
-        return client.get(url, **headers)
+        return client.get(url, row.body(objs), **headers)
     body = json.dumps(row.body(objs))
     return getattr(client, row.method)(url, data=body, content_type="application/json", **headers)
 
@@ -283,8 +302,9 @@ def test_each_role_gets_exactly_what_it_may(row, role, objs, client_as):
 @pytest.mark.parametrize("row", ROWS, ids=_row_id)
 def test_no_answer_shows_an_upstream_header_value_or_an_agent_key(row, objs, client_as):
     response = _request(client_as(objs["world"].owner), row, objs)
+    body = b"".join(response.streaming_content) if response.streaming else response.content
     for secret in ("upstream-secret", objs["key_secret"], objs["key"].digest):
-        assert secret.encode() not in response.content, secret
+        assert secret.encode() not in body, secret
 
 
 @pytest.mark.parametrize("row", [r for r in ROWS if r.org_scoped], ids=_row_id)
