@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import logging
 
+from django.db import DatabaseError
+
 from gateway import jsonrpc as rpc
 from gateway.auditing import record
 from gateway.cancel import request_cancel
@@ -37,6 +39,11 @@ async def handle(req: Request, responder: Responder) -> None:
         payload = exc.payload(ctx.request_id)
         status = exc.status if exc.status != 200 else (status_of(payload) if ctx.modern else 200)
         await _audit_then(req, ctx, responder, status, payload)
+    except DatabaseError as exc:  # the database went away under us (the agent, its key, a session's state)
+        logger.error("database unavailable: %r", exc)
+        ctx.outcome, ctx.error = "error", "database unavailable"
+        message = "ScopeGate's database is unavailable; try again shortly."
+        await _audit_then(req, ctx, responder, 503, rpc.error_payload(ctx.request_id, rpc.INTERNAL_ERROR, message))
 
 
 async def _audit_then(req: Request, ctx: Context, responder: Responder, status: int, payload: dict) -> None:

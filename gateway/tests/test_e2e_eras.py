@@ -39,6 +39,7 @@ def test_an_agent_sees_and_uses_only_what_it_is_granted(setup, mode):
                 "echo__add",
                 "echo__slow_count",
                 "echo__sleep",
+                "echo__tally",
                 "echo__touch",
                 "echo__grow",
                 "echo__headers",
