@@ -49,7 +49,7 @@ class Organization(models.Model):
     slug = models.SlugField(max_length=60, unique=True)
     is_personal = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
-    # How long the audit trail keeps this organization's events; the retention task deletes older ones.
+    # How long the audit trail keeps this organization's events (days).
     audit_retention_days = models.PositiveIntegerField(
         default=90, validators=[MinValueValidator(1), MaxValueValidator(3650)]
     )

@@ -135,6 +135,36 @@ class ChainHead(models.Model):
         return f"{self.organization_id}:{self.segment}@{self.seq}"
 
 
+class Checkpoint(models.Model):
+    """A signed statement about one chain segment, which the database alone cannot forge.
+
+    A *seal* says "this segment had reached ``seq`` with ``hash``": rows up to there cannot be deleted from the
+    end unseen. A *horizon* says "retention removed this segment's rows up to ``seq``, the last of which had
+    ``hash``": verification starts after it instead of reporting the removed rows missing.
+    """
+
+    class Kind(models.TextChoices):
+        SEAL = "seal", "Seal"
+        HORIZON = "horizon", "Retention horizon"
+
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    organization_id = models.BigIntegerField(null=True)
+    segment = models.CharField(max_length=32)
+    seq = models.BigIntegerField()
+    hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    signature = models.CharField(max_length=64)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization_id", "segment", "kind", "-seq"], name="audit_checkpoint_seg")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.organization_id}:{self.segment}@{self.seq}"
+
+    def statement(self) -> str:
+        return f"{self.kind}:{self.organization_id}:{self.segment}:{self.seq}:{self.hash}"
+
+
 class SiemSink(OrganizationOwned):
     """Where an organization's events are pushed (a SIEM's HTTPS webhook), and how far delivery has got.
 

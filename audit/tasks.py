@@ -1,20 +1,33 @@
-"""Celery tasks of the audit trail."""
+"""Celery beat jobs of the audit trail: sealing the chain, retention, and the push to each organization's SIEM."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
+from audit.changes import audit_context
+from audit.sealing import retention_enforce, seal_all
 from audit.siem import siem_due, siem_push
 
 
-@shared_task(ignore_result=True)
+@shared_task(name="audit.seal")
+def audit_seal() -> int:
+    return seal_all()
+
+
+@shared_task(name="audit.retention")
+def audit_retention() -> dict[int, int]:
+    with audit_context(via="system"):
+        return retention_enforce()
+
+
+@shared_task(name="audit.siem_push_due", ignore_result=True)
 def siem_push_due() -> None:
-    """Run by beat: one push task per organization whose SIEM push is due (not waiting out a backoff)."""
+    """One push task per organization whose SIEM push is due (not waiting out a backoff)."""
     for sink_id in siem_due():
         siem_push_sink.delay(sink_id)
 
 
-@shared_task(ignore_result=True)
+@shared_task(name="audit.siem_push_sink", ignore_result=True)
 def siem_push_sink(sink_id: int) -> dict:
     result = siem_push(sink_id=sink_id)
     return {"sent": result.sent, "batches": result.batches, "error": result.error, "skipped": result.skipped}
