@@ -13,6 +13,7 @@ from django.urls import reverse
 from accounts import services
 from accounts.models import ApiToken, Invitation, Membership, Organization, User
 from accounts.tenancy import resolve_org_context
+from audit.models import SiemSink
 from connectors.models import CatalogItem, Connection
 from connectors.services import connection_create
 from policies.models import Agent, AgentKey, Rule
@@ -26,7 +27,7 @@ def snapshot() -> tuple:
     ids = [
         sorted(m.objects.values_list("pk", flat=True)) for m in (Organization, Membership, Invitation, ApiToken, User)
     ]
-    names = list(Organization.objects.values_list("name", flat=True))
+    names = list(Organization.objects.values_list("name", "audit_retention_days"))
     roles = list(Membership.objects.values_list("role", flat=True))
     gateway = [
         sorted(Connection.objects.values_list("pk", "name", "url", "header_names", "status")),
@@ -34,6 +35,7 @@ def snapshot() -> tuple:
         sorted(Agent.objects.values_list("pk", "name", "description", "mount_id", "is_active")),
         sorted(AgentKey.objects.values_list("pk", "name", "revoked_at", "expires_at")),
         sorted(Rule.objects.values_list("pk", "effect", "connection_id", "target", "name")),
+        sorted(SiemSink.objects.values_list("pk", "url", "enabled", "secret_prefix")),
     ]
     return (*ids, names, roles, *gateway)
 
@@ -184,6 +186,23 @@ FORM_CASES = [
             {"tool": "999999:echo"},
             lambda s: {"tool": f"{s['connection']}:no-such-tool"},
             lambda s: {"whole": s["evil_connection"]},
+        ],
+    ),
+    (
+        "audit_settings",
+        lambda s: {"org_slug": s["slug"]},
+        [{}, {"days": ""}, {"days": "0"}, {"days": "3651"}, {"days": "-1"}, {"days": "ninety"}, {"days": "1e3"}],
+    ),
+    (
+        "audit_siem",
+        lambda s: {"org_slug": s["slug"]},
+        [
+            {},
+            {"url": ""},
+            {"url": "not a url"},
+            {"url": "ftp://siem.example.test/"},
+            {"url": "javascript:alert(1)"},
+            {"url": "https://" + LONG * 3},
         ],
     ),
     (
@@ -484,3 +503,41 @@ def test_unknown_api_paths_and_ids_answer_404_in_the_api_shape(setup):
         response = setup["owner"].get(path)
         assert response.status_code == 404, path
         assert response.json()["error"]["type"] == "not_found"
+
+
+# (url name, bad query parameters, the field at fault), read as the owner: pages answer 400 naming the field,
+# the API answers in its one error shape.
+READ_CASES = [
+    ("activity", {"decision": "maybe"}, "decision"),
+    ("activity", {"since": "yesterday"}, "since"),
+    ("activity", {"cursor": "garbage"}, "cursor"),
+    ("activity", {"since": "2026-11-25T10:00", "until": "2026-11-24T10:00"}, "until"),
+    ("activity", {"q": LONG}, "q"),
+    ("activity", {"agent": "a\x00b"}, "agent"),
+    ("activity_charts", {"by": "planet"}, "by"),
+    ("activity_charts", {"until": "2026-02-30T00:00"}, "until"),
+    ("activity_export", {"format": "xlsx"}, "format"),
+    ("activity_export", {"format": "csv", "kind": "outcome"}, "kind"),
+    ("api_events", {"decision": "maybe"}, "decision"),
+    ("api_events", {"cursor": "garbage"}, "cursor"),
+    ("api_events", {"limit": "-1"}, "limit"),
+    ("api_events", {"limit": "1000"}, "limit"),
+    ("api_events", {"colour": "blue"}, "colour"),
+    ("api_events_export", {"format": "pdf"}, "format"),
+    ("api_events_export", {"format": "csv", "outcome": "great"}, "outcome"),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "field"), READ_CASES, ids=[f"{n}-{i}" for i, (n, _, _) in enumerate(READ_CASES)]
+)
+def test_bad_filters_answer_400_with_the_field_named(setup, name, params, field):
+    response = setup["owner"].get(reverse(name, kwargs={"org_slug": setup["slug"]}), params)
+    assert response.status_code == 400, response.content[:300]
+    if name.startswith("api_"):
+        error = response.json()["error"]
+        assert error["type"] == "validation_error" and field in error["fields"]
+    elif name == "activity_export":
+        assert f"{field}:".encode() in response.content
+    else:
+        assert b'role="alert"' in response.content

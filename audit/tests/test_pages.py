@@ -114,3 +114,28 @@ def test_charts_refuse_a_bad_grouping_with_a_field_error(world, client_as):
     response = client_as(world.owner).get(page(None, world, "activity_charts"), {"by": "planet"})
     assert response.status_code == 400
     assert "Group by agent, tool, or nothing." in response.content.decode()
+
+
+def test_verify_integrity_reports_an_intact_chain_then_names_the_edited_event(world, client_as):
+    from audit.changes import change_record
+    from audit.models import Event
+
+    for n in range(3):
+        change_record(
+            organization_id=world.acme.pk,
+            actor=world.owner,
+            action="rule.update",
+            target_type="rule",
+            target_id=n,
+            before={"effect": "allow"},
+            after={"effect": "deny"},
+        )
+    client = client_as(world.auditor)
+    url = page(None, world, "activity_verify")
+    intact = client.post(url, HTTP_HX_REQUEST="true")
+    assert intact.status_code == 200 and "Intact." in intact.content.decode()
+    assert "<html" not in intact.content.decode()  # htmx gets the fragment only
+    edited = Event.objects.filter(organization_id=world.acme.pk, method="rule.update").order_by("id")[1]
+    Event.objects.filter(pk=edited.pk).update(after={"effect": "allow"})
+    broken = client.post(url).content.decode()
+    assert "Broken." in broken and f"#{edited.pk}" in broken and "<html" in broken
