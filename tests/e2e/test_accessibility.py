@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from accounts.tenancy import resolve_org_context
+from audit.tests.helpers import make_event
 from connectors.models import CatalogItem
 from connectors.services import connection_create
 from policies.services import agent_create, agent_key_issue, rule_create
@@ -48,6 +49,16 @@ def test_every_page_meets_wcag_aa(live, browser):
     rule_create(
         ctx=ctx, agent_id=agent.pk, effect="deny", connection_id=connection.pk, target="tool", name="delete_repo"
     )
+    change = make_event(
+        org,
+        kind="change",
+        actor_type="user",
+        user_email="ally@example.test",
+        method="rule.create",
+        decision="none",
+        before=None,
+        after={"effect": "deny", "name": "delete_repo"},
+    )
     # axe is injected as a script tag, which the Content-Security-Policy rightly forbids; bypass it here only.
     context = browser.new_context(bypass_csp=True)
     page = context.new_page()
@@ -67,6 +78,9 @@ def test_every_page_meets_wcag_aa(live, browser):
         "agents/",
         f"agents/{agent.pk}/",
         "activity/",
+        f"activity/{change.pk}/",
+        "activity/charts/?by=agent",
+        "settings/audit/",
         "approvals/",
         "settings/",
         "settings/members/",
