@@ -119,7 +119,7 @@ class RetentionForm(forms.Form):
         label="Keep events for (days)",
         min_value=1,
         max_value=3650,
-        help_text="Older events are deleted by a nightly task, in batches. Between 1 and 3650 days.",
+        help_text="Older events are deleted by an hourly task, in batches. Between 1 and 3650 days.",
     )
 
 
