@@ -6,8 +6,9 @@ not per call. A write that fails raises to every caller of its batch; nothing is
 refuses the request (fail closed).
 
 Each writer (one per process and event loop) appends to its own chain segment per organization: it links every
-row to the previous one it wrote, in memory, so chaining costs no read. A batch that fails to commit rolls the
-links back, so the next batch continues from the last stored row and the chain never has a gap.
+row to the previous one it wrote, in memory, so chaining costs no read. When a batch fails, nobody knows whether
+its commit happened (the connection may drop after the server committed), so the writer starts a new segment:
+the old one ends with whatever was stored, and no sequence number is ever used twice.
 
 On PostgreSQL the writer speaks async psycopg directly (one statement, one round trip, no thread hop): the
 gateway's hot path cannot afford the ORM's thread and three round trips per call. Elsewhere (SQLite, the
@@ -124,39 +125,31 @@ class _GroupWriter:
                 self._draining = False
         return await future
 
-    def _link(self, rows: list[dict]) -> dict[int | None, tuple[int, str]]:
-        """Chains the batch after the stored rows; returns the heads to restore if the batch is not stored."""
-        saved = {}
+    def _link(self, rows: list[dict]) -> None:
         for row in rows:
             org = row["organization_id"]
-            if org not in saved:
-                saved[org] = self._heads.get(org)
             seq, prev = self._heads.get(org) or (0, chain.genesis(org, self.segment))
             row["segment"], row["seq"] = self.segment, seq + 1
             row["hash"] = chain.link(prev, row)
             self._heads[org] = (row["seq"], row["hash"])
-        return saved
 
-    def _unlink(self, saved: dict[int | None, tuple[int, str] | None]) -> None:
-        for org, head in saved.items():
-            if head is None:
-                self._heads.pop(org, None)
-            else:
-                self._heads[org] = head
+    def _new_segment(self) -> None:
+        self.segment = "g" + secrets.token_hex(8)
+        self._heads = {}
 
     async def _drain(self) -> None:
         postgres = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
         while self._pending:
             batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
             rows = [row for row, _ in batch]
-            saved = self._link(rows)
+            self._link(rows)
             try:
                 if postgres:
                     ids = await _pg.insert(rows)
                 else:
                     ids = await sync_to_async(_insert_orm, thread_sensitive=False)(rows)
             except BaseException as exc:
-                self._unlink(saved)
+                self._new_segment()
                 logger.error("audit write of %s events failed: %r", len(rows), exc)
                 failure = exc if isinstance(exc, Exception) else AuditUnavailable("the audit write was interrupted")
                 for _, future in batch:
