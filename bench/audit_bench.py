@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from gateway_bench import call_body, wait_port  # noqa: E402
+from gateway_bench import call_body, cpu_seconds, wait_port  # noqa: E402
 
 MODERN = "2026-07-28"
 
@@ -193,6 +193,7 @@ def main() -> None:
     parser.add_argument(
         "--database-url", default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/sgbench")
     )
+    parser.add_argument("--profile", metavar="FILE", help="record the audited gateway with py-spy in round 1")
     args = parser.parse_args()
     from tests.upstreams.run import free_port
 
@@ -227,20 +228,45 @@ def main() -> None:
         run_id = str(int(time.time()))
         # Both gateways run side by side and the load alternates between them in short rounds, so that whatever
         # else the machine does falls on both alike.
-        bases = {}
+        bases, pids = {}, {}
         for phase, audit in (("on", "1"), ("off", "0")):
             port = free_port()
             started.append(start_gateway({**env, "SCOPEGATE_AUDIT_ENABLED": audit}, port))
+            pids[phase] = started[-1].pid
             bases[phase] = f"http://127.0.0.1:{port}"
             asyncio.run(agents_load(bases[phase], agents[:4], 1.5, f"warm{run_id}{phase}"))
         rounds = max(1, int(args.seconds // 5))
         answered_on: dict[int, list[str]] = {}
         calls = {"on": 0, "off": 0}
+        cpu = {"on": 0.0, "off": 0.0}
         for r in range(rounds):
             for phase in ("on", "off"):
-                answered, errors = asyncio.run(
-                    agents_load(bases[phase], agents, args.seconds / rounds, f"b{run_id}{phase}")
-                )
+                tag = f"b{run_id}{phase}-{r}"
+                spy = None
+                if args.profile and r == 0 and phase == "on":
+                    spy = subprocess.Popen(
+                        [
+                            "py-spy",
+                            "record",
+                            "--format",
+                            "raw",
+                            "--rate",
+                            "500",
+                            "-o",
+                            args.profile,
+                            "--pid",
+                            str(pids[phase]),
+                            "-d",
+                            str(int(args.seconds / rounds)),
+                        ],
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                cpu0 = cpu_seconds(pids[phase])
+                answered, errors = asyncio.run(agents_load(bases[phase], agents, args.seconds / rounds, tag))
+                cpu[phase] += cpu_seconds(pids[phase]) - cpu0
+                if spy is not None:
+                    spy.wait(timeout=60)
                 calls[phase] += sum(len(v) for v in answered.values())
                 if errors:
                     print(f"  round {r} auditing {phase}: {errors} errors")
@@ -248,9 +274,12 @@ def main() -> None:
                     for pk, ids in answered.items():
                         answered_on.setdefault(pk, []).extend(ids)
         rates = {phase: n / args.seconds for phase, n in calls.items()}
-        print(f"auditing on: {rates['on']:.0f} calls/s; auditing off: {rates['off']:.0f} calls/s")
+        cpu_ms = {phase: cpu[phase] / max(calls[phase], 1) * 1000 for phase in cpu}
+        for phase in ("on", "off"):
+            print(f"auditing {phase}: {rates[phase]:.0f} calls/s, gateway CPU {cpu_ms[phase]:.3f} ms per call")
         time.sleep(1.0)  # outcome rows follow their answers by a commit
         report["completeness"] = check("auditing on", answered_on, stored(env, f"b{run_id}on"))
+        report["cpu_ms_per_call"] = cpu_ms
         for process in started[1:]:
             process.terminate()
             process.wait(timeout=10)
