@@ -10,12 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from accounts.models import Organization
-from audit import chain
+from audit import chain, partitions
 from audit.changes import system_record
 from audit.models import Checkpoint, Event
 
@@ -65,7 +65,7 @@ def _expire_segment(organization_id: int, segment: str, cutoff: dt.datetime) -> 
     if row is None:
         return 0
     # Signed first: should the deletion stop half-way, the verifier still knows where the chain resumes.
-    _checkpoint(Checkpoint.Kind.HORIZON, organization_id, segment, last_old, row["hash"])
+    _horizon_ahead(organization_id, segment, last_old, row["hash"])
     removed = 0
     while True:
         with transaction.atomic():
@@ -80,16 +80,52 @@ def _expire_segment(organization_id: int, segment: str, cutoff: dt.datetime) -> 
     return removed
 
 
+def _horizon_ahead(organization_id: int | None, segment: str, seq: int, hash_: str) -> None:
+    newest = (
+        Checkpoint.objects.filter(kind=Checkpoint.Kind.HORIZON, organization_id=organization_id, segment=segment)
+        .order_by("-seq")
+        .values_list("seq", flat=True)
+        .first()
+    )
+    if newest is None or newest < seq:
+        _checkpoint(Checkpoint.Kind.HORIZON, organization_id, segment, seq, hash_)
+
+
+def _drop_expired_months(now: dt.datetime, removed: dict[int, int]) -> None:
+    """PostgreSQL: a month older than every organization's retention goes in one statement."""
+    longest = Organization.objects.aggregate(days=Max("audit_retention_days"))["days"] or 0
+    horizon_day = (now - dt.timedelta(days=longest)).date()
+    for name, _first, end in partitions.monthly_partitions():
+        if end > horizon_day:
+            continue
+        with connection.cursor() as cursor:
+            # Where each segment's chain resumes once these rows are gone, signed before they go.
+            cursor.execute(
+                f"SELECT DISTINCT ON (organization_id, segment) organization_id, segment, seq, hash, "  # noqa: S608
+                f"count(*) OVER (PARTITION BY organization_id) FROM {name} ORDER BY organization_id, segment, seq DESC"
+            )
+            heads = cursor.fetchall()
+        for org_id, segment, seq, hash_, _count in heads:
+            _horizon_ahead(org_id, segment, seq, hash_)
+        partitions.drop_partition(name)
+        for org_id, count in {(org, n) for org, _s, _q, _h, n in heads}:
+            if org_id is not None:
+                removed[org_id] = removed.get(org_id, 0) + count
+        logger.info("audit partition %s dropped past retention", name)
+
+
 def retention_enforce(now: dt.datetime | None = None) -> dict[int, int]:
     """Applies every organization's retention; returns the events removed per organization."""
     now = now or timezone.now()
     removed: dict[int, int] = {}
+    partitions.ensure_partitions(now.date())
+    _drop_expired_months(now, removed)
     for org_id, days in Organization.objects.values_list("id", "audit_retention_days"):
         cutoff = now - dt.timedelta(days=days)
         segments = (
             Event.objects.filter(organization_id=org_id, time__lt=cutoff).order_by().values_list("segment", flat=True)
         )
-        total = sum(_expire_segment(org_id, seg, cutoff) for seg in set(segments))
+        total = removed.get(org_id, 0) + sum(_expire_segment(org_id, seg, cutoff) for seg in set(segments))
         if total:
             removed[org_id] = total
             system_record(

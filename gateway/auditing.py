@@ -12,6 +12,8 @@ import logging
 import time
 from typing import Any
 
+from django.conf import settings
+
 from audit.models import Event
 from audit.redact import redact
 from audit.services import event_record
@@ -55,6 +57,8 @@ def _elapsed_ms(ctx: Context) -> float:
 
 async def prewrite(req: Request, ctx: Context) -> None:
     """Stores the request and its decision before it is forwarded; refuses it when that cannot be done."""
+    if not settings.AUDIT_ENABLED:
+        return
     try:
         ctx.event_id = await event_record(
             **_who(req, ctx),
@@ -74,6 +78,8 @@ async def prewrite(req: Request, ctx: Context) -> None:
 
 async def record(req: Request, ctx: Context, sent_bytes: int | None = None) -> None:
     """The request's event, or the outcome of one already stored by ``prewrite``; raises when it cannot."""
+    if not settings.AUDIT_ENABLED:
+        return
     outcome = {
         "outcome": ctx.outcome,
         "error": ctx.error[:2000],

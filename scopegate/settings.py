@@ -289,6 +289,10 @@ AUDIT_SYNCHRONOUS_COMMIT = env_bool("SCOPEGATE_AUDIT_SYNCHRONOUS_COMMIT", True)
 # by someone who can only write there. Derived from SECRET_KEY unless set; changing it makes verify report
 # every older link, so set it explicitly before rotating SECRET_KEY.
 AUDIT_CHAIN_KEY = env_str("SCOPEGATE_AUDIT_CHAIN_KEY") or ("audit-chain:" + SECRET_KEY)
+# Off only to measure what auditing costs (bench/audit_bench.py); production refuses it.
+AUDIT_ENABLED = env_bool("SCOPEGATE_AUDIT_ENABLED", True)
+if ENVIRONMENT == "production" and not AUDIT_ENABLED:
+    raise ImproperlyConfigured("production never runs without its audit trail: unset SCOPEGATE_AUDIT_ENABLED")
 # How long a request waits for its audit event to be stored before it is refused (fail closed).
 AUDIT_WRITE_TIMEOUT_SECONDS = env_int("SCOPEGATE_AUDIT_WRITE_TIMEOUT_SECONDS", 5, minimum=1)
 # The most of a request's arguments an event keeps (JSON bytes); larger ones keep a preview.

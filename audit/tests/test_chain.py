@@ -8,8 +8,10 @@ import datetime as dt
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 from django.utils import timezone
 
+from audit import partitions
 from audit.changes import change_record
 from audit.models import Checkpoint, Event
 from audit.sealing import retention_enforce, seal_all
@@ -146,3 +148,22 @@ def test_audit_verify_command_fails_on_a_broken_chain(trail, capsys):
     with pytest.raises(CommandError):
         call_command("audit_verify")
     assert "BROKEN" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="monthly partitions exist on PostgreSQL only")
+def test_retention_drops_a_whole_month_and_the_chain_still_verifies(world, monkeypatch):
+    org = world.acme.pk
+    past = timezone.now() - dt.timedelta(days=200)
+    created = partitions.ensure_partitions(past.date(), months_ahead=1)
+    assert partitions.partition_name(past.date().replace(day=1)) in created
+    monkeypatch.setattr(timezone, "now", lambda: past)
+    write_calls(org, 6)
+    monkeypatch.undo()
+    write_calls(org, 3)
+    old_partition = partitions.partition_name(past.date().replace(day=1))
+    removed = retention_enforce()
+    assert removed == {org: 6}
+    assert old_partition not in [name for name, _, _ in partitions.monthly_partitions()]
+    report = verify_organization(org)
+    assert report.ok, report.first_break
+    assert Event.objects.filter(organization_id=org, kind="mcp").count() == 3
