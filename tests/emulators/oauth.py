@@ -21,9 +21,7 @@ ACCOUNTS = {
 
 
 def _page(title: str, body: str, status: int = 200) -> web.Response:
-    document = (
-        f"<!doctype html><html lang='en'><head><title>{html.escape(title)}</title></head><body>{body}</body></html>"
-    )
+    document = f"<!doctype html><html lang='en'><head><title>{html.escape(title)}</title><link rel='icon' href='data:,'></head><body>{body}</body></html>"
     return web.Response(text=document, status=status, content_type="text/html")
 
 
