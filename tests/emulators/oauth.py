@@ -21,7 +21,8 @@ ACCOUNTS = {
 
 
 def _page(title: str, body: str, status: int = 200) -> web.Response:
-    document = f"<!doctype html><html lang='en'><head><title>{html.escape(title)}</title><link rel='icon' href='data:,'></head><body>{body}</body></html>"
+    head = f"<title>{html.escape(title)}</title><link rel='icon' href='data:,'>"  # no favicon request to 404
+    document = f"<!doctype html><html lang='en'><head>{head}</head><body>{body}</body></html>"
     return web.Response(text=document, status=status, content_type="text/html")
 
 
