@@ -332,8 +332,9 @@ if PRODUCTION:
 PROVIDER_TIMEOUT_SECONDS = env_int("SCOPEGATE_PROVIDER_TIMEOUT_SECONDS", 15, minimum=1)
 # Tokens expiring sooner than this are refreshed by the beat task (and by a call that meets them).
 TOKEN_REFRESH_MARGIN_SECONDS = env_int("SCOPEGATE_TOKEN_REFRESH_MARGIN_SECONDS", 300, minimum=0)
-CELERY_BEAT_SCHEDULE = {
-    "refresh-expiring-tokens": {"task": "connectors.tasks.credentials_refresh_due", "schedule": 120.0},
+CELERY_BEAT_SCHEDULE["refresh-expiring-tokens"] = {
+    "task": "connectors.tasks.credentials_refresh_due",
+    "schedule": 120.0,
 }
 
 # --- HTTP ------------------------------------------------------------------------------------------------
