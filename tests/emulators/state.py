@@ -68,6 +68,12 @@ class ProviderState:
             return None
         return token
 
+    def mint(self, account: str, scopes: list[str], prefix: str = "gho_") -> str:
+        """An access token issued without the consent page, for tests of the tools alone."""
+        value = self.new_token(prefix)
+        self.access_tokens[value] = Token(grant=Grant(self.client_id, scopes, account), expires_at=None)
+        return value
+
     def expire_tokens_now(self) -> None:
         for token in self.access_tokens.values():
             token.expires_at = time.time() - 1
