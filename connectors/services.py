@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from accounts.roles import Perm
 from accounts.tenancy import OrgContext
+from audit.changes import record_change, snapshot
 from connectors.models import CONNECTION_NAME_RE, CatalogItem, Connection, Credential
 from connectors.providers import provider_for
 from connectors.sdk import Discovery, UpstreamConfigError, UpstreamTarget, discover, fingerprint
@@ -33,6 +34,10 @@ FORBIDDEN_HEADERS = {
     "accept",
     "content-type",
 }
+
+# What a change's before/after shows (header names only: their values are secrets).
+FIELDS = ["name", "kind", "transport", "url", "command_name", "header_names", "status"]
+ITEM_FIELDS = ["kind", "name", "fingerprint", "approved_fingerprint", "status"]
 
 
 def announce_changed(org_id: int) -> None:
@@ -143,6 +148,7 @@ def connection_create(
             )
             connection.set_headers(clean_headers)
             connection.save()
+            record_change(ctx, action="connection.create", target=connection, after=snapshot(connection, FIELDS))
     except IntegrityError as exc:
         raise ValidationError({"name": ["A connection with this name exists."]}) from exc
     if sync:
@@ -160,6 +166,7 @@ def connection_delete(*, ctx: OrgContext, connection_id: int) -> None:
         from connectors.credentials import begin_revocation
 
         begin_revocation(credential)  # the grant outlives its connection until the provider has revoked it
+    record_change(ctx, action="connection.delete", target=connection, before=snapshot(connection, FIELDS))
     connection.delete()
     announce_changed(ctx.organization.pk)
 
@@ -290,9 +297,11 @@ def _store_catalogue(connection: Connection, found: Discovery, resources: dict[s
 def catalog_item_approve(*, ctx: OrgContext, item_id: int) -> CatalogItem:
     ctx.require(Perm.GOVERN)
     item = ctx.get(CatalogItem.objects.select_for_update(), pk=item_id)
+    before = snapshot(item, ITEM_FIELDS)
     item.approved_fingerprint = item.fingerprint
     if item.status == CatalogItem.Status.CHANGED:
         item.status = CatalogItem.Status.ACTIVE
     item.save(update_fields=["approved_fingerprint", "status"])
+    record_change(ctx, action="catalog_item.approve", target=item, before=before, after=snapshot(item, ITEM_FIELDS))
     announce_changed(ctx.organization.pk)
     return item
