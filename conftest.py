@@ -91,3 +91,25 @@ def _close_database_pools(django_db_setup, django_db_blocker):
         close_pool = getattr(connection, "close_pool", None)
         if close_pool is not None:
             close_pool()
+
+
+@pytest.fixture(scope="session")
+def _emulator_process():
+    import os
+
+    from django.conf import settings
+
+    from tests.emulators import Emulator
+
+    emulator = Emulator(int(os.environ["SCOPEGATE_EMULATOR_PORT"]))
+    emulator.allow_redirects_to(settings.PUBLIC_URL)
+    emulator.start()
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture
+def emulator(_emulator_process):
+    """GitHub and Google on loopback (tests/emulators), with fresh data, counters and knobs for each test."""
+    _emulator_process.reset()
+    return _emulator_process

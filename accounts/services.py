@@ -19,11 +19,19 @@ from django.utils.text import slugify
 from accounts.models import ApiToken, Invitation, Membership, Organization, User
 from accounts.roles import TOKEN_ROLES, Perm, Role, grantable_roles
 from accounts.tenancy import OrgContext
+from audit.changes import change_record, record_change, snapshot
 from scopegate.tokens import issue_secret, secret_digest
 
 logger = logging.getLogger(__name__)
 
 RESERVED_SLUGS = {"new", "api", "admin", "static", "mcp", "ws", "accounts", "invitations", "settings"}
+
+
+# What a change's before/after shows of each object (never a secret or a digest).
+ORG_FIELDS = ["name", "slug", "is_personal", "audit_retention_days"]
+MEMBERSHIP_FIELDS = ["user", "role"]
+INVITATION_FIELDS = ["email", "role", "expires_at", "accepted_at"]
+TOKEN_FIELDS = ["name", "role", "prefix", "expires_at", "revoked_at"]
 
 
 def _announce(org_id: int, event: str) -> None:
@@ -65,6 +73,15 @@ def _clean_name(name: str) -> str:
 def organization_create(*, name: str, owner: User, is_personal: bool = False) -> Organization:
     org = Organization.objects.create(name=_clean_name(name), slug=_unique_slug(name), is_personal=is_personal)
     Membership.objects.create(organization=org, user=owner, role=Role.OWNER)
+    change_record(
+        organization_id=org.pk,
+        actor=owner,
+        action="organization.create",
+        target_type="organization",
+        target_id=org.pk,
+        target_repr=org.name,
+        after=snapshot(org, ORG_FIELDS),
+    )
     return org
 
 
@@ -77,8 +94,10 @@ def organization_create_personal(*, user: User) -> Organization:
 def organization_rename(*, ctx: OrgContext, name: str) -> Organization:
     ctx.require(Perm.MANAGE_ORG)
     org = Organization.objects.select_for_update().get(pk=ctx.organization.pk)
+    before = snapshot(org, ORG_FIELDS)
     org.name = _clean_name(name)
     org.save(update_fields=["name"])
+    record_change(ctx, action="organization.rename", target=org, before=before, after=snapshot(org, ORG_FIELDS))
     return org
 
 
@@ -87,6 +106,8 @@ def organization_delete(*, ctx: OrgContext, confirm_slug: str) -> None:
     ctx.require(Perm.DELETE_ORG)
     if confirm_slug != ctx.organization.slug:
         raise ValidationError({"confirm_slug": ["Type the organization's slug to confirm."]})
+    org = ctx.organization
+    record_change(ctx, action="organization.delete", target=org, before=snapshot(org, ORG_FIELDS))
     Organization.objects.filter(pk=ctx.organization.pk).delete()
 
 
@@ -116,8 +137,12 @@ def membership_change_role(*, ctx: OrgContext, membership_id: int, role: str) ->
         raise PermissionDenied("Only an owner may change an owner's role.")
     if membership.role == Role.OWNER and role != Role.OWNER and _owner_count(org) == 1:
         raise ValidationError({"role": ["The last owner cannot be demoted: make someone else owner first."]})
+    before = snapshot(membership, MEMBERSHIP_FIELDS)
     membership.role = role
     membership.save(update_fields=["role"])
+    record_change(
+        ctx, action="membership.role", target=membership, before=before, after=snapshot(membership, MEMBERSHIP_FIELDS)
+    )
     _announce(org.pk, "members.changed")
     return membership
 
@@ -133,6 +158,8 @@ def membership_remove(*, ctx: OrgContext, membership_id: int) -> None:
             raise PermissionDenied("Only an owner may remove an owner.")
     if membership.role == Role.OWNER and _owner_count(org) == 1:
         raise ValidationError({"membership": ["The last owner cannot be removed: make someone else owner first."]})
+    action = "membership.leave" if leaving_self else "membership.remove"
+    record_change(ctx, action=action, target=membership, before=snapshot(membership, MEMBERSHIP_FIELDS))
     membership.delete()
     _announce(org.pk, "members.changed")
 
@@ -174,6 +201,7 @@ def invitation_create(*, ctx: OrgContext, email: str, role: str) -> tuple[Invita
     from accounts.tasks import send_invitation_email
 
     transaction.on_commit(lambda: send_invitation_email.delay(invitation.pk, secret.plaintext))
+    record_change(ctx, action="invitation.create", target=invitation, after=snapshot(invitation, INVITATION_FIELDS))
     _announce(ctx.organization.pk, "members.changed")
     return invitation, secret.plaintext
 
@@ -182,6 +210,7 @@ def invitation_create(*, ctx: OrgContext, email: str, role: str) -> tuple[Invita
 def invitation_revoke(*, ctx: OrgContext, invitation_id: int) -> None:
     ctx.require(Perm.MANAGE_MEMBERS)
     invitation = ctx.get(Invitation.objects.filter(accepted_at__isnull=True), pk=invitation_id)
+    record_change(ctx, action="invitation.revoke", target=invitation, before=snapshot(invitation, INVITATION_FIELDS))
     invitation.delete()
     _announce(ctx.organization.pk, "members.changed")
 
@@ -222,6 +251,15 @@ def invitation_accept(*, user: User, secret: str) -> Membership:
     invitation.accepted_at = timezone.now()
     invitation.accepted_by = user
     invitation.save(update_fields=["accepted_at", "accepted_by"])
+    change_record(
+        organization_id=invitation.organization_id,
+        actor=user,
+        action="invitation.accept",
+        target_type="membership",
+        target_id=membership.pk,
+        target_repr=str(membership),
+        after=snapshot(membership, MEMBERSHIP_FIELDS),
+    )
     _announce(invitation.organization_id, "members.changed")
     return membership
 
@@ -248,6 +286,7 @@ def api_token_issue(
         created_by=ctx.user,
         expires_at=expires_at,
     )
+    record_change(ctx, action="api_token.issue", target=token, after=snapshot(token, TOKEN_FIELDS))
     return token, secret.plaintext
 
 
@@ -256,8 +295,10 @@ def api_token_revoke(*, ctx: OrgContext, token_id: int) -> ApiToken:
     ctx.require(Perm.MANAGE_TOKENS)
     token = ctx.get(ApiToken.objects.select_for_update(), pk=token_id)
     if token.revoked_at is None:
+        before = snapshot(token, TOKEN_FIELDS)
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
+        record_change(ctx, action="api_token.revoke", target=token, before=before, after=snapshot(token, TOKEN_FIELDS))
     return token
 
 

@@ -105,16 +105,27 @@ def change_record(
     after: dict | None = None,
     error: str = "",
 ) -> Event:
-    """Records that ``actor`` (a User; None for the system) did ``action`` ("rule.update") to a target.
+    """Records that ``actor`` did ``action`` ("rule.update") to a target.
+
+    ``actor``: the request's OrgContext (a person, or the API token acting), a User, or None for the system.
 
     ``before`` and ``after`` are JSON-able snapshots of the fields a reader cares about; secrets in them are
     redacted here as a last line of defence, but callers should not pass secrets at all.
     """
-    row = _base(Event.Kind.CHANGE if actor is not None else Event.Kind.SYSTEM, organization_id)
+    user, token = (actor.user, actor.token) if hasattr(actor, "role") and hasattr(actor, "token") else (actor, None)
+    row = _base(Event.Kind.CHANGE if user is not None or token is not None else Event.Kind.SYSTEM, organization_id)
+    if user is not None:
+        row.update(actor_type=Event.Actor.USER, user_id=user.pk, user_email=(user.email or "")[:254])
+    elif token is not None:
+        row.update(
+            actor_type=Event.Actor.TOKEN,
+            key_prefix=token.prefix[:24],
+            user_id=token.created_by_id,
+            user_email=f"API token {token.name}"[:254],
+        )
+    else:
+        row.update(actor_type=Event.Actor.SYSTEM)
     row.update(
-        actor_type=Event.Actor.USER if actor is not None else Event.Actor.SYSTEM,
-        user_id=getattr(actor, "pk", None),
-        user_email=(getattr(actor, "email", "") or "")[:254],
         method=action[:64],
         target_type=target_type[:32],
         target_id=str(target_id)[:64],
@@ -127,6 +138,37 @@ def change_record(
         row["via"] = Event.Via.SYSTEM
     with transaction.atomic():
         return _append(row)
+
+
+def snapshot(instance: Any, fields: list[str]) -> dict[str, Any]:
+    """The named fields of a model instance as JSON-able values, for ``before`` and ``after``."""
+    out: dict[str, Any] = {}
+    for name in fields:
+        value = getattr(instance, name, None)
+        if hasattr(value, "isoformat"):
+            value = value.isoformat()
+        elif hasattr(value, "pk"):
+            value = value.pk
+        elif not isinstance(value, str | int | float | bool | list | dict | type(None)):
+            value = str(value)
+        out[name] = value
+    return out
+
+
+def record_change(
+    ctx: Any, *, action: str, target: Any, before: dict | None = None, after: dict | None = None
+) -> Event:
+    """``change_record`` for a model instance changed through a request's OrgContext."""
+    return change_record(
+        organization_id=ctx.organization.pk,
+        actor=ctx,
+        action=action,
+        target_type=target._meta.model_name,
+        target_id=target.pk,
+        target_repr=str(target),
+        before=before,
+        after=after,
+    )
 
 
 def system_record(

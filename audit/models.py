@@ -35,6 +35,7 @@ class Event(models.Model):
     class Actor(models.TextChoices):
         AGENT = "agent", "Agent"
         USER = "user", "Person"
+        TOKEN = "token", "API token"
         SYSTEM = "system", "System"
         ANONYMOUS = "anonymous", "Unauthenticated"
 

@@ -36,6 +36,8 @@ COLUMNS = [f.column for f in Event._meta.concrete_fields if not f.primary_key]
 ATTRS = [f.attname for f in Event._meta.concrete_fields if not f.primary_key]
 JSON_ATTRS = {f.attname for f in Event._meta.concrete_fields if f.get_internal_type() == "JSONField"}
 MAX_BATCH = 500
+# How long a row nobody waits for (a call's outcome) may wait for a batch to join.
+FLUSH_SECONDS = 0.005
 ID_BLOCK = 1000
 
 
@@ -117,8 +119,10 @@ class _GroupWriter:
     (no task to schedule on a quiet gateway)."""
 
     def __init__(self) -> None:
-        self._pending: list[tuple[dict, asyncio.Future]] = []
+        self._pending: list[tuple[dict, asyncio.Future | None]] = []
         self._draining = False
+        self._timer: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Task] = set()
         self.segment = "g" + secrets.token_hex(8)
         self._heads: dict[int | None, tuple[int, str]] = {}  # organization → (seq, hash) of its last stored row
 
@@ -132,6 +136,31 @@ class _GroupWriter:
             finally:
                 self._draining = False
         return await future
+
+    def write_soon(self, row: dict) -> None:
+        """Queues a row that nobody waits for: it joins the next batch, or a batch of its own within
+        ``FLUSH_SECONDS``. A failure to store it is logged as an error; it is never silently dropped."""
+        self._pending.append((row, None))
+        if not self._draining and self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(FLUSH_SECONDS, self._flush)
+
+    def _flush(self) -> None:
+        self._timer = None
+        if self._pending and not self._draining:
+            task = asyncio.get_running_loop().create_task(self._drain_alone())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _drain_alone(self) -> None:
+        if self._draining:
+            return
+        self._draining = True
+        try:
+            await self._drain()
+        except Exception:
+            logger.exception("audit flush failed")
+        finally:
+            self._draining = False
 
     def _link(self, rows: list[dict]) -> None:
         for row in rows:
@@ -159,16 +188,19 @@ class _GroupWriter:
             except BaseException as exc:
                 self._new_segment()
                 logger.error("audit write of %s events failed: %r", len(rows), exc)
+                unawaited = sum(future is None for _, future in batch)
+                if unawaited:
+                    logger.error("%s audit outcome rows were not stored: their calls show no outcome", unawaited)
                 failure = exc if isinstance(exc, Exception) else AuditUnavailable("the audit write was interrupted")
                 for _, future in batch:
-                    if not future.done():
+                    if future is not None and not future.done():
                         future.set_exception(failure)
                 if not isinstance(exc, Exception):
                     raise
             else:
                 for (row, future), pk in zip(batch, ids, strict=True):
                     row["id"] = pk
-                    if not future.done():
+                    if future is not None and not future.done():
                         future.set_result(pk)
                 live.publish(rows)
 
@@ -203,6 +235,15 @@ async def event_record(**fields: Any) -> int:
         raise TypeError(f"unknown audit fields: {sorted(unknown)}")
     row = {**_DEFAULTS, "time": timezone.now(), **chain.clean_text(fields)}
     return await _writer().write(row)
+
+
+def event_record_soon(**fields: Any) -> None:
+    """Queues one event to be stored with the next batch, without waiting for its commit: for rows that
+    complete an event already stored (a call's outcome), after the answer has gone."""
+    unknown = set(fields) - set(ATTRS)
+    if unknown:
+        raise TypeError(f"unknown audit fields: {sorted(unknown)}")
+    _writer().write_soon({**_DEFAULTS, "time": timezone.now(), **chain.clean_text(fields)})
 
 
 async def close_connection() -> None:

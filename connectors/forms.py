@@ -2,7 +2,7 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from connectors.models import Connection
+from connectors.models import Connection, Credential
 from connectors.services import headers_from_lines
 
 
@@ -44,3 +44,35 @@ class ConnectionForm(forms.Form):
             return headers_from_lines(self.cleaned_data["headers"].splitlines())
         except ValidationError as exc:
             raise ValidationError(exc.message_dict["headers"]) from exc
+
+
+class ConnectProviderForm(forms.Form):
+    """ "Connect GitHub" / "Connect Google": a name, an access level, and (Google) which services."""
+
+    name = forms.CharField(
+        max_length=32,
+        label="Name",
+        help_text="Lower-case letters, digits and dashes. It prefixes the tools: name__tool.",
+    )
+    access = forms.ChoiceField(
+        choices=Credential.Access.choices,
+        initial=Credential.Access.READ,
+        label="Access",
+        help_text="Read only: agents get only the tools that read.",
+    )
+    services = forms.MultipleChoiceField(required=False, label="Services", widget=forms.CheckboxSelectMultiple)
+
+    def __init__(self, *args, provider, **kwargs) -> None:
+        super().__init__(*args, prefix=provider.kind, **kwargs)
+        self.provider = provider
+        self.fields["name"].initial = provider.kind
+        choices = [(s.key, s.label) for s in provider.services]
+        if len(choices) > 1:
+            self.fields["services"].choices = choices
+            self.fields["services"].initial = [key for key, _ in choices]
+            self.fields["services"].required = True
+        else:
+            del self.fields["services"]
+
+    def chosen_services(self) -> list[str] | None:
+        return self.cleaned_data.get("services") or None

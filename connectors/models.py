@@ -38,7 +38,10 @@ class Connection(OrganizationOwned):
 
     name = models.CharField(max_length=32, validators=[connection_name_validator])
     kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.MCP)
-    transport = models.CharField(max_length=24, choices=Transport.choices, default=Transport.STREAMABLE_HTTP)
+    # Blank for GitHub and Google: their tools are built in, not reached over an MCP transport.
+    transport = models.CharField(
+        max_length=24, choices=Transport.choices, default=Transport.STREAMABLE_HTTP, blank=True
+    )
     url = models.URLField(max_length=2000, blank=True)
     # For stdio: the name of a command the operator allowed in settings, never a command line a tenant typed.
     command_name = models.CharField(max_length=64, blank=True)
@@ -72,6 +75,76 @@ class Connection(OrganizationOwned):
         if not self.headers_ciphertext:
             return {}
         return json.loads(vault.decrypt(self.headers_ciphertext, aad=self._aad()))
+
+
+class Credential(OrganizationOwned):
+    """The OAuth grant behind a GitHub or Google connection: its tokens encrypted, what is displayable beside.
+
+    It outlives its connection on purpose (``SET_NULL``): a disconnected or deleted connection's grant is still
+    revoked at the provider by a background task, which needs the token until it has succeeded.
+    """
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Connected"
+        NEEDS_RECONNECT = "needs_reconnect", "Needs reconnect"
+        REVOKING = "revoking", "Disconnected: revoking at the provider"
+        REVOKED = "revoked", "Disconnected and revoked at the provider"
+        REVOKE_FAILED = "revoke_failed", "Disconnected: revocation at the provider failed"
+
+    class Access(models.TextChoices):
+        READ = "read", "Read only"
+        WRITE = "write", "Read and write"
+
+    connection = models.OneToOneField(
+        Connection, null=True, blank=True, on_delete=models.SET_NULL, related_name="credential"
+    )
+    provider = models.CharField(max_length=16, choices=Connection.Kind.choices)
+    secret_id = models.UUIDField(default=uuid.uuid4, editable=False, unique=True)
+    tokens_ciphertext = models.BinaryField(null=True, blank=True)
+    # Bumped by every refresh: caches of the decrypted token are keyed by it.
+    version = models.PositiveIntegerField(default=1)
+    access = models.CharField(max_length=8, choices=Access.choices, default=Access.READ)
+    scopes = models.JSONField(default=list, blank=True)  # as granted by the provider
+    expires_at = models.DateTimeField(null=True, blank=True)  # None: the access token does not expire
+    refreshable = models.BooleanField(default=False)
+    account_id = models.CharField(max_length=64, blank=True)
+    account_login = models.CharField(max_length=254, blank=True)
+    account_email = models.CharField(max_length=254, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    last_error = models.TextField(blank=True)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+    revoke_attempts = models.PositiveIntegerField(default=0)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "expires_at"], name="credential_due")]
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.account_label}"
+
+    @property
+    def account_label(self) -> str:
+        return self.account_login or self.account_email or self.account_id or "unknown account"
+
+    def _aad(self) -> bytes:
+        return f"connectors.Credential:{self.secret_id}:{self.organization_id}".encode()
+
+    def set_tokens(self, *, access_token: str, refresh_token: str | None) -> None:
+        payload = {"access_token": access_token, "refresh_token": refresh_token or ""}
+        self.tokens_ciphertext = vault.encrypt(json.dumps(payload).encode(), aad=self._aad())
+        self.refreshable = bool(refresh_token)
+
+    def get_tokens(self) -> dict[str, str]:
+        if not self.tokens_ciphertext:
+            return {}
+        return json.loads(vault.decrypt(self.tokens_ciphertext, aad=self._aad()))
+
+    def wipe_tokens(self) -> None:
+        self.tokens_ciphertext = None
+        self.refreshable = False
 
 
 class CatalogItem(OrganizationOwned):

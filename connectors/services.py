@@ -16,7 +16,9 @@ from django.utils import timezone
 
 from accounts.roles import Perm
 from accounts.tenancy import OrgContext
-from connectors.models import CONNECTION_NAME_RE, CatalogItem, Connection
+from audit.changes import record_change, snapshot
+from connectors.models import CONNECTION_NAME_RE, CatalogItem, Connection, Credential
+from connectors.providers import provider_for
 from connectors.sdk import Discovery, UpstreamConfigError, UpstreamTarget, discover, fingerprint
 
 logger = logging.getLogger(__name__)
@@ -33,8 +35,13 @@ FORBIDDEN_HEADERS = {
     "content-type",
 }
 
+# What a change's before/after shows (header names only: their values are secrets).
+FIELDS = ["name", "kind", "transport", "url", "command_name", "header_names", "status"]
+ITEM_FIELDS = ["kind", "name", "fingerprint", "approved_fingerprint", "status"]
 
-def _changed(org_id: int) -> None:
+
+def announce_changed(org_id: int) -> None:
+    """After the commit, every node reloads what the organization's agents see."""
     from policies.runtime import announce_organization_changed
 
     transaction.on_commit(lambda: announce_organization_changed(org_id))
@@ -141,6 +148,7 @@ def connection_create(
             )
             connection.set_headers(clean_headers)
             connection.save()
+            record_change(ctx, action="connection.create", target=connection, after=snapshot(connection, FIELDS))
     except IntegrityError as exc:
         raise ValidationError({"name": ["A connection with this name exists."]}) from exc
     if sync:
@@ -152,9 +160,15 @@ def connection_create(
 @transaction.atomic
 def connection_delete(*, ctx: OrgContext, connection_id: int) -> None:
     ctx.require(Perm.GOVERN)
-    connection = ctx.get(Connection, pk=connection_id)
+    connection = ctx.get(Connection.objects.select_for_update(), pk=connection_id)
+    credential = Credential.objects.select_for_update().filter(connection=connection).first()
+    if credential is not None and credential.status in (Credential.Status.ACTIVE, Credential.Status.NEEDS_RECONNECT):
+        from connectors.credentials import begin_revocation
+
+        begin_revocation(credential)  # the grant outlives its connection until the provider has revoked it
+    record_change(ctx, action="connection.delete", target=connection, before=snapshot(connection, FIELDS))
     connection.delete()
-    _changed(ctx.organization.pk)
+    announce_changed(ctx.organization.pk)
 
 
 def target_of(connection: Connection) -> UpstreamTarget:
@@ -176,6 +190,11 @@ def connection_sync(*, ctx: OrgContext, connection_id: int) -> Connection:
 
 def catalogue_refresh(connection: Connection) -> Connection:
     """Not scoped by a person: called by connection_sync and by the gateway on a list-changed notification."""
+    if connection.kind != Connection.Kind.MCP:
+        credential = Credential.objects.filter(connection=connection).first()
+        if credential is not None:
+            catalogue_builtin(connection, credential)
+        return connection
     try:
         found = async_to_sync(discover)(target_of(connection))
     except UpstreamConfigError as exc:
@@ -202,8 +221,25 @@ def _record_failure(connection: Connection, message: str) -> Connection:
     return connection
 
 
+def catalogue_builtin(connection: Connection, credential: Credential) -> None:
+    """A GitHub or Google connection's catalogue: the provider's tools its grant and access level offer."""
+    provider = provider_for(connection.kind)
+    tools = provider.offered(credential.scopes, credential.access)
+    found = Discovery(
+        protocol_version="",
+        server_info={"name": f"{provider.label} (built in)"},
+        tools=[t.definition() for t in tools],
+        resources=[],
+        templates=[],
+        prompts=[],
+    )
+    _store_catalogue(connection, found, resources={t.name: t.resources for t in tools})
+
+
 @transaction.atomic
-def _store_catalogue(connection: Connection, found: Discovery) -> None:
+def _store_catalogue(connection: Connection, found: Discovery, resources: dict[str, dict] | None = None) -> None:
+    """``resources``: the declarations of built-in tools, by name (an upstream's tools declare none)."""
+    resources = resources or {}
     now = timezone.now()
     existing = {(i.kind, i.name): i for i in CatalogItem.objects.select_for_update().filter(connection=connection)}
     seen: set[tuple[str, str]] = set()
@@ -232,8 +268,11 @@ def _store_catalogue(connection: Connection, found: Discovery) -> None:
                     definition=definition,
                     fingerprint=print_,
                     approved_fingerprint=print_,
+                    resources=resources.get(name, {}) if kind == CatalogItem.Kind.TOOL else {},
                 )
                 continue
+            if kind == CatalogItem.Kind.TOOL and name in resources:
+                item.resources = resources[name]
             item.definition, item.fingerprint, item.updated_at = definition, print_, now
             item.title = str(definition.get("title") or "")[:500]
             item.description = str(definition.get("description") or "")
@@ -251,16 +290,18 @@ def _store_catalogue(connection: Connection, found: Discovery) -> None:
         protocol_version=found.protocol_version[:16],
         server_info=found.server_info,
     )
-    _changed(connection.organization_id)
+    announce_changed(connection.organization_id)
 
 
 @transaction.atomic
 def catalog_item_approve(*, ctx: OrgContext, item_id: int) -> CatalogItem:
     ctx.require(Perm.GOVERN)
     item = ctx.get(CatalogItem.objects.select_for_update(), pk=item_id)
+    before = snapshot(item, ITEM_FIELDS)
     item.approved_fingerprint = item.fingerprint
     if item.status == CatalogItem.Status.CHANGED:
         item.status = CatalogItem.Status.ACTIVE
     item.save(update_fields=["approved_fingerprint", "status"])
-    _changed(ctx.organization.pk)
+    record_change(ctx, action="catalog_item.approve", target=item, before=before, after=snapshot(item, ITEM_FIELDS))
+    announce_changed(ctx.organization.pk)
     return item

@@ -14,7 +14,7 @@ from accounts.roles import Perm
 from accounts.tenancy import OrgContext, org_view
 from connectors import services
 from connectors.forms import ConnectionForm
-from connectors.models import CatalogItem, Connection
+from connectors.models import CatalogItem, Connection, Credential
 from connectors.selectors import catalogue_counts, catalogue_of, connections_with_counts
 
 
@@ -40,10 +40,25 @@ def connections(request: HttpRequest, ctx: OrgContext) -> HttpResponse:
             else:
                 _report_sync(request, connection)
                 return redirect("connection_detail", org_slug=ctx.organization.slug, pk=connection.pk)
-    context = {"form": form, "connections": connections_with_counts(ctx), "nav": "connections"}
-    response = TemplateResponse(request, "connectors/connections.html", context)
+    return connections_page(request, ctx, form=form)
+
+
+def connections_page(
+    request: HttpRequest, ctx: OrgContext, *, form: ConnectionForm | None = None, connect: list | None = None
+) -> HttpResponse:
+    """The connections, "Connect GitHub", "Connect Google" and "Add MCP server", with any form's errors."""
+    from connectors.oauth_views import allow_provider_forms, connect_forms
+
+    context = {
+        "form": form or ConnectionForm(),
+        "connect_forms": connect if connect is not None else connect_forms(),
+        "connections": connections_with_counts(ctx).select_related("credential"),
+        "nav": "connections",
+    }
+    bad = (form is not None and form.errors) or any(f.errors for f in context["connect_forms"])
+    response = TemplateResponse(request, "connectors/connections.html", context, status=400 if bad else 200)
     response["Cache-Control"] = "no-store"  # a form with errors shows the header values typed into it
-    return response
+    return allow_provider_forms(response)
 
 
 def _report_sync(request: HttpRequest, connection: Connection) -> None:
@@ -59,9 +74,17 @@ def _report_sync(request: HttpRequest, connection: Connection) -> None:
 
 
 def _state_response(request: HttpRequest, ctx: OrgContext, connection: Connection) -> HttpResponse:
+    from connectors.oauth_views import allow_provider_forms
+
     template = "connectors/_connection_state.html" if request.htmx else "connectors/connection_detail.html"
-    context = {"connection": connection, "groups": catalogue_of(connection), "nav": "connections"}
-    return TemplateResponse(request, template, context)
+    credential = Credential.objects.filter(connection=connection).first()
+    context = {
+        "connection": connection,
+        "credential": credential,
+        "groups": catalogue_of(connection),
+        "nav": "connections",
+    }
+    return allow_provider_forms(TemplateResponse(request, template, context))
 
 
 @org_view()

@@ -31,6 +31,12 @@ class McpEndpointConsumer(AsyncHttpConsumer):
         self._size = 0
         self._too_large = False
         self._stream_task: asyncio.Task | None = None
+        self._receive = None
+        self._responder: Responder | None = None
+
+    async def __call__(self, scope, receive, send):
+        self._receive = receive  # to notice a client that leaves while its request is being handled
+        return await super().__call__(scope, receive, send)
 
     async def dispatch(self, message: dict) -> None:
         handler = getattr(self, message["type"].replace(".", "_"), None)
@@ -48,13 +54,35 @@ class McpEndpointConsumer(AsyncHttpConsumer):
         if message.get("more_body"):
             return
         try:
-            await self.handle(b"".join(self.body))
+            await self._handle_until_gone(b"".join(self.body))
         finally:
             if self._stream_task is None:
                 await self.disconnect()
         if self._stream_task is None:
             raise StopConsumer()
         # A stream stays open until the client goes: http.disconnect ends it.
+
+    async def _handle_until_gone(self, body: bytes) -> None:
+        """Handles the request while watching for the client to close it: in the 2026-07-28 era closing the
+        request is how a client cancels, so a call it gave up on is cancelled upstream and audited as such."""
+        work = asyncio.ensure_future(self.handle(body))
+        left = asyncio.ensure_future(self._receive())
+        try:
+            done, _ = await asyncio.wait({work, left}, return_when=asyncio.FIRST_COMPLETED)
+            if work in done:
+                return work.result()
+            if left.result().get("type") == "http.disconnect" and self._responder and self._responder.forwarding:
+                # Only the upstream call is cancelled: the audit writes around it always finish.
+                work.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await work
+        finally:
+            if not left.done():
+                left.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await left
+            if not work.done():
+                work.cancel()
 
     async def http_disconnect(self, message: dict) -> None:
         await self.disconnect()
@@ -106,7 +134,7 @@ class McpEndpointConsumer(AsyncHttpConsumer):
                         await layer.group_discard(group, channel)
 
     async def handle(self, body: bytes) -> None:
-        responder = Responder(self.send_headers, self.send_body, self.open_stream)
+        responder = self._responder = Responder(self.send_headers, self.send_body, self.open_stream)
         if self._too_large:
             payload = rpc.error_payload(None, rpc.INVALID_REQUEST, "Payload Too Large: the body exceeds the limit.")
             await responder.json(413, payload)

@@ -67,6 +67,7 @@ class Responder:
         self.accepts_stream = True
         self.extra_headers: list[tuple[bytes, bytes]] = []
         self.sent_bytes = 0
+        self.forwarding = False  # True while an upstream call runs: the only moment a departed client cancels
 
     async def json(self, status: int, payload: Any | None) -> None:
         body = b"" if payload is None else rpc.dumps(payload)

@@ -152,7 +152,11 @@ async def _forward(
     started = time.perf_counter()
     try:
         async with cancellable(key):
-            result = await _call_upstream(conn, method, upstream_params, notify, extra_headers)
+            responder.forwarding = True  # the consumer may now cancel this task if the client leaves
+            try:
+                result = await _call_upstream(conn, method, upstream_params, notify, extra_headers)
+            finally:
+                responder.forwarding = False
     except asyncio.CancelledError:
         task = asyncio.current_task()
         if task is not None and task.cancelling() > 1:

@@ -48,8 +48,10 @@ async def handle(req: Request, responder: Responder) -> None:
 
 async def _audit_then(req: Request, ctx: Context, responder: Responder, status: int, payload: dict) -> None:
     if ctx.event_id is not None:  # stored before it was forwarded: answer, then record the outcome
-        await _send(responder, status, payload)
-        await _record_outcome(req, ctx, responder)
+        try:
+            await _send(responder, status, payload)
+        finally:  # even when the client is gone
+            await _record_outcome(req, ctx, responder)
         return
     try:
         await record(req, ctx, len(rpc.dumps(payload)))
@@ -124,8 +126,10 @@ async def _handle(req: Request, ctx: Context, responder: Responder) -> None:
         responder.extra_headers.append((b"mcp-session-id", ctx.session.token.encode()))
     payload = rpc.result_payload(ctx.request_id, result)
     if ctx.event_id is not None:
-        await responder.finish(payload)
-        await _record_outcome(req, ctx, responder)
+        try:
+            await responder.finish(payload)
+        finally:  # even when the client is gone
+            await _record_outcome(req, ctx, responder)
     else:
         await record(req, ctx)
         await responder.finish(payload)

@@ -22,6 +22,7 @@ from django.conf import settings
 from mcp.shared.inbound import encode_header_value
 
 from connectors.sdk import UpstreamConfigError, UpstreamTarget, dump, open_client
+from gateway.builtin import BuiltinError, BuiltinUpstream
 from gateway.jsonrpc import (
     LATEST_LEGACY,
     META_CLIENT_CAPS,
@@ -281,7 +282,9 @@ async def _sdk_call(client, method: str, params: dict, notify: Notify | None) ->
 _pool: dict[tuple, HttpUpstream | SdkUpstream] = {}
 
 
-def upstream_for(conn: ConnectionRuntime) -> HttpUpstream | SdkUpstream:
+def upstream_for(conn: ConnectionRuntime) -> HttpUpstream | SdkUpstream | BuiltinUpstream:
+    if conn.kind != "mcp":
+        return BuiltinUpstream(conn)  # stateless: the token comes from the credential cache per call
     # Keyed by everything that shapes the upstream session: a changed URL, header or era gets a fresh one.
     headers = hashlib.sha256(json.dumps(conn.headers, sort_keys=True).encode()).hexdigest()
     key = (conn.id, conn.transport, conn.url, conn.command_name, conn.protocol_version, headers)
@@ -311,6 +314,8 @@ async def forward(
         raise UpstreamError(f"Connection '{conn.name}' {exc}") from None
     except UpstreamConfigError as exc:
         raise UpstreamError(f"Connection '{conn.name}': {exc}") from None
+    except BuiltinError as exc:
+        raise UpstreamError(f"Connection '{conn.name}' {exc}") from None
     except (aiohttp.ClientError, OSError, ValueError) as exc:
         raise UpstreamError(f"Connection '{conn.name}' is unreachable ({type(exc).__name__}).") from None
 

@@ -145,6 +145,8 @@ def _key(conn: ConnectionRuntime) -> tuple:
 
 def ensure_watched(connections: dict[int, ConnectionRuntime], organization_id: int) -> None:
     for conn in connections.values():
+        if conn.kind != "mcp":
+            continue  # built-in tools change only with a new release or grant, never behind our back
         watch = _watching.get(_key(conn))
         if watch is None:
             watch = _watching[_key(conn)] = _Watch(conn=conn, organization_id=organization_id)

@@ -19,7 +19,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import timezone
 
-from connectors.models import CatalogItem, Connection
+from connectors.models import CatalogItem, Connection, Credential
 from policies.compiled import CompiledPolicy, CompiledRule, Decision
 from policies.models import Agent, AgentKey, Rule
 
@@ -36,6 +36,8 @@ class ConnectionRuntime:
     command_name: str
     protocol_version: str
     headers: dict[str, str] = field(repr=False)
+    kind: str = "mcp"  # github and google are served by built-in tools, not an upstream MCP server
+    credential_id: int | None = None  # their OAuth grant; its token is fetched per call through a cache
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,9 @@ def load_agent(public_id: str) -> AgentRuntime | None:
     connections = Connection.objects.filter(organization_id=org_id)
     if agent.mount_id:
         connections = connections.filter(pk=agent.mount_id)
+    credentials = dict(
+        Credential.objects.filter(organization_id=org_id, connection__isnull=False).values_list("connection_id", "pk")
+    )
     conns = {
         c.pk: ConnectionRuntime(
             id=c.pk,
@@ -130,6 +135,8 @@ def load_agent(public_id: str) -> AgentRuntime | None:
             command_name=c.command_name,
             protocol_version=c.protocol_version,
             headers=c.get_headers(),
+            kind=c.kind,
+            credential_id=credentials.get(c.pk),
         )
         for c in connections
     }
@@ -222,6 +229,10 @@ def _apply(message: dict) -> None:
         _agents.pop(public_id, None)
     for digest in message.get("keys", ()):
         _keys.pop(digest, None)
+    if message.get("credentials"):
+        from connectors.token_cache import forget
+
+        forget(message["credentials"])
     if message.get("sessions"):
         from gateway.sessions import forget_ended
 
@@ -289,6 +300,11 @@ def announce_organization_changed(organization_id: int) -> None:
     _announce({"organization": organization_id})
 
 
+def announce_credentials_changed(credential_ids: list[int]) -> None:
+    """A credential was refreshed, disconnected or marked for reconnect: every node drops its cached token."""
+    _announce({"credentials": credential_ids})
+
+
 def announce_keys_revoked(digests: list[str]) -> None:
     _announce({"keys": digests})
 
@@ -326,6 +342,9 @@ class _Listener:
                 logger.exception("policy invalidation listener failed; retrying in 1 s")
                 _agents.clear()
                 _keys.clear()
+                from connectors.token_cache import forget_all
+
+                forget_all()
                 await asyncio.sleep(1)
                 joined = None
 

@@ -100,3 +100,22 @@ def parse_key_ring(raw: str) -> dict[str, bytes]:
     if not ring:
         raise ImproperlyConfigured("SCOPEGATE_ENCRYPTION_KEYS holds no key")
     return ring
+
+
+def refuse_private_url(what: str, url: str) -> None:
+    """Production never talks to a provider on loopback or a private network (that is a test emulator)."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme != "https" or not host:
+        raise ImproperlyConfigured(f"the {what} must be an https:// URL, not {url!r}")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
+            raise ImproperlyConfigured(f"the {what} points at a local host ({host})") from None
+        return
+    if not address.is_global:
+        raise ImproperlyConfigured(f"the {what} points at a private address ({host})")

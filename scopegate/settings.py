@@ -305,6 +305,45 @@ AUDIT_SIEM_BACKOFF_SECONDS = env_int("SCOPEGATE_AUDIT_SIEM_BACKOFF_SECONDS", 10,
 AUDIT_SIEM_BACKOFF_MAX_SECONDS = env_int("SCOPEGATE_AUDIT_SIEM_BACKOFF_MAX_SECONDS", 3600, minimum=1)
 MCP_MAX_BODY_BYTES = env_int("SCOPEGATE_MCP_MAX_BODY_BYTES", 4 * 1_048_576, minimum=1024)
 
+# --- providers (Connect GitHub / Connect Google) ------------------------------------------------------------
+# The OAuth apps ScopeGate connects services with. Their ids and secrets come from the environment (or from an
+# organization's own app, entered on its settings page); the login apps' variables serve when these are unset.
+PROVIDER_APPS: dict[str, dict[str, str]] = {}
+for _provider in ("github", "google"):
+    _prefix = f"SCOPEGATE_{_provider.upper()}"
+    _client_id = env_str(f"{_prefix}_CLIENT_ID") or env_str(f"{_prefix}_LOGIN_CLIENT_ID") or ""
+    _client_secret = env_str(f"{_prefix}_CLIENT_SECRET") or env_str(f"{_prefix}_LOGIN_CLIENT_SECRET") or ""
+    if bool(_client_id) != bool(_client_secret):
+        raise ImproperlyConfigured(f"set both {_prefix}_CLIENT_ID and {_prefix}_CLIENT_SECRET, or neither")
+    if _client_id:
+        PROVIDER_APPS[_provider] = {"client_id": _client_id, "client_secret": _client_secret}
+# Where each provider lives. Tests point these at a local emulator; production refuses loopback and private hosts.
+PROVIDER_URLS = {
+    "github": {
+        "oauth": (env_str("SCOPEGATE_GITHUB_OAUTH_URL") or "https://github.com").rstrip("/"),
+        "api": (env_str("SCOPEGATE_GITHUB_API_URL") or "https://api.github.com").rstrip("/"),
+    },
+    "google": {
+        "accounts": (env_str("SCOPEGATE_GOOGLE_ACCOUNTS_URL") or "https://accounts.google.com").rstrip("/"),
+        "oauth2": (env_str("SCOPEGATE_GOOGLE_OAUTH2_URL") or "https://oauth2.googleapis.com").rstrip("/"),
+        "api": (env_str("SCOPEGATE_GOOGLE_API_URL") or "https://www.googleapis.com").rstrip("/"),
+    },
+}
+if PRODUCTION:
+    from scopegate.env import refuse_private_url
+
+    for _provider, _urls in PROVIDER_URLS.items():
+        for _name, _url in _urls.items():
+            refuse_private_url(f"{_provider} {_name} URL", _url)
+# How long ScopeGate waits for a provider's token endpoint or API before telling the person or agent.
+PROVIDER_TIMEOUT_SECONDS = env_int("SCOPEGATE_PROVIDER_TIMEOUT_SECONDS", 15, minimum=1)
+# Tokens expiring sooner than this are refreshed by the beat task (and by a call that meets them).
+TOKEN_REFRESH_MARGIN_SECONDS = env_int("SCOPEGATE_TOKEN_REFRESH_MARGIN_SECONDS", 300, minimum=0)
+CELERY_BEAT_SCHEDULE["refresh-expiring-tokens"] = {
+    "task": "connectors.tasks.credentials_refresh_due",
+    "schedule": 120.0,
+}
+
 # --- HTTP ------------------------------------------------------------------------------------------------
 # Bodies larger than this answer 413 before anything reads them.
 MAX_BODY_BYTES = env_int("SCOPEGATE_MAX_BODY_BYTES", 1_048_576, minimum=1024)

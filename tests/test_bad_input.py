@@ -14,7 +14,7 @@ from accounts import services
 from accounts.models import ApiToken, Invitation, Membership, Organization, User
 from accounts.tenancy import resolve_org_context
 from audit.models import SiemSink
-from connectors.models import CatalogItem, Connection
+from connectors.models import CatalogItem, Connection, Credential
 from connectors.services import connection_create
 from policies.models import Agent, AgentKey, Rule
 from policies.services import agent_create, agent_key_issue
@@ -31,6 +31,7 @@ def snapshot() -> tuple:
     roles = list(Membership.objects.values_list("role", flat=True))
     gateway = [
         sorted(Connection.objects.values_list("pk", "name", "url", "header_names", "status")),
+        sorted(Credential.objects.values_list("pk", "status", "version")),
         sorted(CatalogItem.objects.values_list("pk", "status", "approved_fingerprint")),
         sorted(Agent.objects.values_list("pk", "name", "description", "mount_id", "is_active")),
         sorted(AgentKey.objects.values_list("pk", "name", "revoked_at", "expires_at")),
@@ -215,6 +216,27 @@ FORM_CASES = [
             lambda s: {"rule-connection": s["connection"], "rule-target": "all", "rule-name": "echo"},
             lambda s: {"rule-connection": s["connection"], "rule-target": "tool", "rule-name": "x" * 2001},
             lambda s: {"rule-connection": s["evil_connection"], "rule-target": "all"},
+        ],
+    ),
+    (
+        "connect_start",
+        lambda s: {"org_slug": s["slug"], "provider": "github"},
+        [
+            {},
+            {"github-name": "", "github-access": "read"},
+            {"github-name": "Not A Name", "github-access": "read"},
+            {"github-name": "two__parts", "github-access": "read"},
+            {"github-name": LONG, "github-access": "read"},
+            {"github-name": "gh", "github-access": "admin"},
+            {"github-name": "echo", "github-access": "read"},
+        ],
+    ),
+    (
+        "connect_start",
+        lambda s: {"org_slug": s["slug"], "provider": "google"},
+        [
+            {"google-name": "work", "google-access": "read"},
+            {"google-name": "work", "google-access": "read", "google-services": ["photos"]},
         ],
     ),
 ]

@@ -98,6 +98,10 @@ def test_database_and_redis_urls_switch_to_postgresql_and_redis(tmp_path):
         ({"ALLOWED_HOSTS": None}, "needs ALLOWED_HOSTS"),
         ({"DATABASE_URL": None}, "needs DATABASE_URL"),
         ({"REDIS_URL": None}, "needs REDIS_URL"),
+        ({"SCOPEGATE_GITHUB_API_URL": "http://127.0.0.1:8765/github/api"}, "github api URL must be an https:// URL"),
+        ({"SCOPEGATE_GOOGLE_OAUTH2_URL": "https://127.0.0.1/google"}, "points at a private address"),
+        ({"SCOPEGATE_GITHUB_OAUTH_URL": "https://localhost:8765"}, "points at a local host"),
+        ({"SCOPEGATE_GITHUB_CLIENT_ID": "Iv1.x"}, "set both SCOPEGATE_GITHUB_CLIENT_ID"),
     ],
 )
 def test_production_refuses_to_start_unsafe(tmp_path, overrides, complaint):

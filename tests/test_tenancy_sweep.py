@@ -17,7 +17,7 @@ from accounts import services
 from accounts.models import Membership
 from accounts.tenancy import resolve_org_context
 from audit.tests.helpers import make_call
-from connectors.models import CatalogItem
+from connectors.models import CatalogItem, Connection, Credential
 from connectors.services import connection_create
 from policies.services import agent_create, agent_key_issue, rule_create
 
@@ -66,6 +66,10 @@ def connection(objs):
     return {**acme(objs), "pk": objs["connection"].pk}
 
 
+def github(objs):
+    return {**acme(objs), "pk": objs["oauth_connection"].pk}
+
+
 def item(objs):
     return {**connection(objs), "item_pk": objs["item"].pk}
 
@@ -112,6 +116,16 @@ ROWS = [
     Row("connection_sync", "post", only(302, *OWNER_ADMIN), connection),
     Row("connection_delete", "post", only(302, *OWNER_ADMIN), connection),
     Row("catalog_item_approve", "post", only(302, *OWNER_ADMIN), item),
+    Row(
+        "connect_start",
+        "post",
+        only(302, *OWNER_ADMIN),
+        lambda o: {**acme(o), "provider": "github"},
+        {"github-name": "gh-new", "github-access": "read"},
+    ),
+    Row("connection_reconnect", "post", only(302, *OWNER_ADMIN), github),
+    Row("connection_disconnect", "post", only(302, *OWNER_ADMIN), connection),
+    Row("oauth_callback", "get", every(400), lambda o: {"provider": "github"}, org_scoped=False),
     Row("agents", "get", every(200), acme),
     Row("agents", "post", only(302, *OWNER_ADMIN), acme, {"name": "new-bot"}),
     Row("agent_detail", "get", every(200), agent),
@@ -252,6 +266,10 @@ def objs(world):
         approved_fingerprint="a" * 64,
         status=CatalogItem.Status.CHANGED,
     )
+    gh = Connection.objects.create(organization=world.acme, name="gh", kind="github", transport="")
+    credential = Credential(organization=world.acme, connection=gh, provider="github", scopes=["repo"])
+    credential.set_tokens(access_token="gho_sweepaccesstoken0123456789", refresh_token="ghr_sweeprefresh0123456789")
+    credential.save()
     bot = agent_create(ctx=ctx, name="release-bot", mount_id=None)
     key, key_secret = agent_key_issue(ctx=ctx, agent_id=bot.pk, name="laptop")
     rule = rule_create(ctx=ctx, agent_id=bot.pk, effect="allow", connection_id=conn.pk, target="tool", name="echo")
@@ -262,6 +280,7 @@ def objs(world):
         "invitation": inv,
         "token": tok,
         "connection": conn,
+        "oauth_connection": gh,
         "item": tool,
         "agent": bot,
         "key": key,
@@ -303,7 +322,8 @@ def test_each_role_gets_exactly_what_it_may(row, role, objs, client_as):
 def test_no_answer_shows_an_upstream_header_value_or_an_agent_key(row, objs, client_as):
     response = _request(client_as(objs["world"].owner), row, objs)
     body = b"".join(response.streaming_content) if response.streaming else response.content
-    for secret in ("upstream-secret", objs["key_secret"], objs["key"].digest):
+    secrets = ("upstream-secret", objs["key_secret"], objs["key"].digest, "gho_sweepaccess", "ghr_sweeprefresh")
+    for secret in secrets:
         assert secret.encode() not in body, secret
 
 

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from connectors.models import CatalogItem, Connection
+from connectors.models import CatalogItem, Connection, Credential
 from connectors.selectors import catalogue_counts
 from scopegate.serializers import StrictBooleanField, StrictCharField
 
@@ -9,6 +9,9 @@ class ConnectionSerializer(serializers.ModelSerializer):
     """A connection as anyone in the organization may see it: header names, never their values."""
 
     catalogue = serializers.SerializerMethodField(help_text="How many items of each kind it offers now.")
+    account = serializers.SerializerMethodField(
+        help_text="GitHub and Google: the connected account and the state of its grant (never its tokens)."
+    )
 
     class Meta:
         model = Connection
@@ -27,8 +30,23 @@ class ConnectionSerializer(serializers.ModelSerializer):
             "last_synced_at",
             "created_at",
             "catalogue",
+            "account",
         ]
         read_only_fields = fields
+
+    def get_account(self, connection: Connection) -> dict | None:
+        credential = Credential.objects.filter(connection=connection).first()
+        if credential is None:
+            return None
+        return {
+            "login": credential.account_login,
+            "email": credential.account_email,
+            "status": credential.status,
+            "access": credential.access,
+            "scopes": credential.scopes,
+            "expires_at": credential.expires_at,
+            "last_error": credential.last_error,
+        }
 
     def get_catalogue(self, connection: Connection) -> dict[str, int]:
         return catalogue_counts(connection)

@@ -1,0 +1,102 @@
+"""The async HTTP client built-in tools call providers' REST APIs with: one pooled aiohttp session per event
+loop, the access token in a header, and the providers' error answers turned into errors an agent can read."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import aiohttp
+from django.conf import settings
+
+from connectors.providers.base import TokenRejected, ToolError
+
+
+class _Pool:
+    session: aiohttp.ClientSession | None = None
+
+    @classmethod
+    def get(cls) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        if cls.session is None or cls.session.closed or cls.session._loop is not loop:
+            connector = aiohttp.TCPConnector(limit=256, limit_per_host=64, ttl_dns_cache=60)
+            cls.session = aiohttp.ClientSession(connector=connector, trust_env=False)
+        return cls.session
+
+
+class Response:
+    def __init__(self, status: int, headers: Any, body: bytes) -> None:
+        self.status, self.headers, self.body = status, headers, body
+
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+
+class Api:
+    """One provider API as one access token sees it. ``describe`` turns an error answer into a sentence."""
+
+    label = "The provider"
+
+    def __init__(self, base_url: str, token: str) -> None:
+        self.base_url, self._token = base_url, token
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._token}", "Accept": "application/json"}
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict | None = None,
+        json_body: Any = None,
+        accept: str | None = None,
+        ok: tuple[int, ...] = (200, 201, 204),
+    ) -> Response:
+        headers = self.headers()
+        if accept:
+            headers["Accept"] = accept
+        clean = {k: str(v).lower() if isinstance(v, bool) else v for k, v in (params or {}).items() if v is not None}
+        url = path if path.startswith("http") else self.base_url + path
+        timeout = aiohttp.ClientTimeout(total=float(settings.PROVIDER_TIMEOUT_SECONDS))
+        try:
+            async with _Pool.get().request(
+                method, url, params=clean, json=json_body, headers=headers, timeout=timeout, allow_redirects=True
+            ) as answer:
+                response = Response(answer.status, answer.headers, await answer.read())
+        except TimeoutError:
+            raise ToolError(f"{self.label} did not answer within {settings.PROVIDER_TIMEOUT_SECONDS} s.") from None
+        except aiohttp.ClientError as exc:
+            raise ToolError(f"{self.label} is unreachable ({type(exc).__name__}).") from None
+        if response.status == 401:
+            raise TokenRejected
+        if response.status not in ok:
+            raise ToolError(self.describe(response))
+        return response
+
+    async def get_json(self, path: str, **kwargs: Any) -> Any:
+        return self.decode(await self.call("GET", path, **kwargs))
+
+    async def send_json(self, method: str, path: str, body: Any, **kwargs: Any) -> Any:
+        return self.decode(await self.call(method, path, json_body=body, **kwargs))
+
+    def decode(self, response: Response) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            raise ToolError(f"{self.label} answered something that is not JSON (HTTP {response.status}).") from None
+
+    def describe(self, response: Response) -> str:
+        return f"{self.label} answered HTTP {response.status}."
+
+
+def seconds_until(epoch: str | None) -> int | None:
+    try:
+        return max(0, int(epoch) - int(time.time())) if epoch else None
+    except ValueError:
+        return None
