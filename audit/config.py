@@ -43,7 +43,7 @@ def retention_update(*, ctx: OrgContext, days: int) -> Organization:
         org.save(update_fields=["audit_retention_days"])
         change_record(
             organization_id=org.pk,
-            actor=ctx.user,
+            actor=ctx,
             action="organization.audit_retention",
             target_type="organization",
             target_id=org.pk,
@@ -93,7 +93,7 @@ def siem_configure(*, ctx: OrgContext, url: str, enabled: bool = True) -> tuple[
     sink.save()
     change_record(
         organization_id=ctx.organization.pk,
-        actor=ctx.user,
+        actor=ctx,
         action="siem.create" if before is None else "siem.update",
         target_type="siem",
         target_id=sink.pk,
@@ -116,7 +116,7 @@ def siem_secret_rotate(*, ctx: OrgContext) -> tuple[SiemSink, str]:
     sink.save(update_fields=["secret_ciphertext", "secret_prefix"])
     change_record(
         organization_id=ctx.organization.pk,
-        actor=ctx.user,
+        actor=ctx,
         action="siem.secret_rotate",
         target_type="siem",
         target_id=sink.pk,
@@ -135,7 +135,7 @@ def siem_delete(*, ctx: OrgContext) -> None:
         return
     change_record(
         organization_id=ctx.organization.pk,
-        actor=ctx.user,
+        actor=ctx,
         action="siem.delete",
         target_type="siem",
         target_id=sink.pk,

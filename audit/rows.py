@@ -47,6 +47,8 @@ def actor_of(row: dict[str, Any]) -> str:
         return row.get("agent_name") or "unknown agent"
     if row.get("actor_type") == Event.Actor.USER:
         return row.get("user_email") or "a person"
+    if row.get("actor_type") == Event.Actor.TOKEN:
+        return row.get("user_email") or "an API token"
     if row.get("actor_type") == Event.Actor.ANONYMOUS:
         return "unauthenticated"
     return "ScopeGate"

@@ -15,7 +15,7 @@ from audit.export import COLUMNS, csv_cell, export_lines
 from audit.selectors import EventFilters
 from audit.tests.helpers import make_call, make_event
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_trail")]
 
 
 def export_url(world, **params):

@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from audit.tests.helpers import make_call, make_event, minutes_ago
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_trail")]
 
 
 def page(client, world, name="activity", **kwargs):

@@ -20,7 +20,7 @@ from audit.selectors import (
 )
 from audit.tests.helpers import make_call, make_event, minutes_ago
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_trail")]
 
 
 def ids(rows):
