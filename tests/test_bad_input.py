@@ -376,7 +376,7 @@ API_WRITES = [
         lambda s: {"effect": "deny", "connection": s["connection"], "target": "tool", "name": "echo"},
         breakable=("effect", "connection", "target"),
         extra=(
-            {"effect": "ask"},
+            {"effect": "maybe"},
             {"name": 5},
             {"name": "x" * 2001},
             {"target": "all", "name": "echo"},
