@@ -16,4 +16,7 @@ urlpatterns = [
     path(AGENT + "rules/", views.agent_rule_create, name="agent_rule_create"),
     path(AGENT + "rules/<int:rule_pk>/delete/", views.agent_rule_delete, name="agent_rule_delete"),
     path("o/<slug:org_slug>/approvals/", views.approvals, name="approvals"),
+    path("o/<slug:org_slug>/approvals/list/", views.approvals_list, name="approvals_list"),
+    path("o/<slug:org_slug>/approvals/badge/", views.approvals_badge, name="approvals_badge"),
+    path("o/<slug:org_slug>/approvals/<int:pk>/decide/", views.approval_decide, name="approval_decide"),
 ]

@@ -15,6 +15,7 @@ from accounts.models import ApiToken, Invitation, Membership, Organization, User
 from accounts.tenancy import resolve_org_context
 from connectors.models import CatalogItem, Connection
 from connectors.services import connection_create
+from policies.approvals import approval_open, new_token
 from policies.models import Agent, AgentKey, Rule
 from policies.services import agent_create, agent_key_issue
 
@@ -54,11 +55,24 @@ def setup(world, client_as):
     agent = agent_create(ctx=ctx, name="release-bot")
     agent_create(ctx=ctx, name="other-bot")
     agent_key_issue(ctx=ctx, agent_id=agent.pk, name="laptop")
+    approval = approval_open(
+        token=new_token(),
+        organization_id=world.acme.pk,
+        agent_id=agent.pk,
+        rule_id=None,
+        connection_id=connection.pk,
+        tool="echo__echo",
+        upstream_name="echo",
+        arguments={},
+        reason="asks",
+        timeout_seconds=300,
+    )
     evil_ctx = resolve_org_context(user=world.outsider, token=None, slug=world.evil.slug)
     evil_connection = connection_create(ctx=evil_ctx, name="loot", url="http://127.0.0.1:9/mcp", sync=False)
     return {
         "connection": connection.pk,
         "agent": agent.pk,
+        "approval": approval,
         "evil_connection": evil_connection.pk,
         "world": world,
         "owner": client_as(world.owner),
@@ -185,6 +199,11 @@ FORM_CASES = [
             lambda s: {"tool": f"{s['connection']}:no-such-tool"},
             lambda s: {"whole": s["evil_connection"]},
         ],
+    ),
+    (
+        "approval_decide",
+        lambda s: {"org_slug": s["slug"], "pk": s["approval"]},
+        [{}, {"verdict": "maybe"}, {"verdict": LONG}],
     ),
     (
         "agent_rule_create",

@@ -18,6 +18,7 @@ from accounts.models import Membership
 from accounts.tenancy import resolve_org_context
 from connectors.models import CatalogItem
 from connectors.services import connection_create
+from policies.approvals import approval_open, new_token
 from policies.services import agent_create, agent_key_issue, rule_create
 
 ROLES = ("owner", "admin", "member", "auditor")
@@ -77,6 +78,10 @@ def agent_key(objs):
     return {**agent(objs), "key_pk": objs["key"].pk}
 
 
+def approval(objs):
+    return {**acme(objs), "pk": objs["approval"]}
+
+
 def agent_rule(objs):
     return {**agent(objs), "rule_pk": objs["rule"].pk}
 
@@ -126,6 +131,9 @@ ROWS = [
     Row("agent_rule_delete", "post", only(302, *OWNER_ADMIN), agent_rule),
     Row("activity", "get", only(200, *READERS), acme),
     Row("approvals", "get", only(200, *READERS), acme),
+    Row("approvals_list", "get", only(200, *READERS), acme),
+    Row("approvals_badge", "get", only(200, *READERS), acme),
+    Row("approval_decide", "post", only(302, *OWNER_ADMIN), approval, {"verdict": "deny"}),
     Row("org_settings", "get", every(200), acme),
     Row("org_settings", "post", only(302, *OWNER_ADMIN), acme, {"name": "Acme Inc"}),
     Row("org_delete", "post", only(302, "owner"), acme, {"confirm_slug": "acme"}),
@@ -238,6 +246,18 @@ def objs(world):
     bot = agent_create(ctx=ctx, name="release-bot", mount_id=None)
     key, key_secret = agent_key_issue(ctx=ctx, agent_id=bot.pk, name="laptop")
     rule = rule_create(ctx=ctx, agent_id=bot.pk, effect="allow", connection_id=conn.pk, target="tool", name="echo")
+    pending = approval_open(
+        token=new_token(),
+        organization_id=world.acme.pk,
+        agent_id=bot.pk,
+        rule_id=rule.pk,
+        connection_id=conn.pk,
+        tool="echo__echo",
+        upstream_name="echo",
+        arguments={"message": "hi"},
+        reason="asks",
+        timeout_seconds=300,
+    )
     return {
         "acme": world.acme,
         "erin": world.membership(world.erin),
@@ -249,6 +269,7 @@ def objs(world):
         "key": key,
         "key_secret": key_secret,
         "rule": rule,
+        "approval": pending,
         "world": world,
     }
 
