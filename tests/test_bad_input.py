@@ -17,7 +17,7 @@ from connectors.models import CatalogItem, Connection
 from connectors.services import connection_create
 from policies.approvals import approval_open, new_token
 from policies.models import Agent, AgentKey, Rule
-from policies.services import agent_create, agent_key_issue
+from policies.services import agent_create, agent_key_issue, rule_create
 
 OVERSIZED = "x" * 1_200_000
 LONG = "x" * 1000
@@ -34,7 +34,12 @@ def snapshot() -> tuple:
         sorted(CatalogItem.objects.values_list("pk", "status", "approved_fingerprint")),
         sorted(Agent.objects.values_list("pk", "name", "description", "mount_id", "is_active")),
         sorted(AgentKey.objects.values_list("pk", "name", "revoked_at", "expires_at")),
-        sorted(Rule.objects.values_list("pk", "effect", "connection_id", "target", "name")),
+        sorted(
+            Rule.objects.values_list(
+                "pk", "effect", "connection_id", "target", "name", "rate_limit", "rate_period", "rate_burst"
+            )
+        ),
+        sorted(map(str, Rule.objects.values_list("constraints", "expires_at"))),
     ]
     return (*ids, names, roles, *gateway)
 
@@ -55,6 +60,9 @@ def setup(world, client_as):
     agent = agent_create(ctx=ctx, name="release-bot")
     agent_create(ctx=ctx, name="other-bot")
     agent_key_issue(ctx=ctx, agent_id=agent.pk, name="laptop")
+    rule = rule_create(
+        ctx=ctx, agent_id=agent.pk, effect="allow", connection_id=connection.pk, target="tool", name="echo"
+    )
     approval = approval_open(
         token=new_token(),
         organization_id=world.acme.pk,
@@ -73,6 +81,7 @@ def setup(world, client_as):
         "connection": connection.pk,
         "agent": agent.pk,
         "approval": approval,
+        "rule": rule.pk,
         "evil_connection": evil_connection.pk,
         "world": world,
         "owner": client_as(world.owner),
@@ -403,6 +412,62 @@ API_WRITES = [
             {"connection": "1"},
             lambda s: {"connection": s["evil_connection"]},
         ),
+    ),
+    Write(
+        "api_agent_rules",
+        "post",
+        agent,
+        lambda s: {"effect": "allow", "connection": s["connection"], "target": "tool", "name": "echo"},
+        breakable=("effect", "target"),
+        extra=(
+            {"constraints": "repo"},
+            {"constraints": [{"argument": "repo", "op": "eval", "values": ["x"]}]},
+            {"constraints": [{"argument": "repo", "op": "regex", "pattern": "(a+)+b"}]},
+            {"constraints": [{"argument": "repo", "op": "one_of", "values": []}]},
+            {"effect": "deny", "constraints": [{"argument": "repo", "op": "present"}]},
+            {"target": "annotation", "name": "sneaky"},
+            {"target": "pattern", "name": ""},
+            {"connection": None, "target": "tool"},
+            {"rate_limit": 0},
+            {"rate_limit": "10"},
+            {"rate_period": "fortnight"},
+            {"rate_burst": -1},
+            {"expires_at": "2001-01-01T00:00:00Z"},
+        ),
+    ),
+    Write(
+        "api_agent_rule",
+        "patch",
+        lambda s: {**agent(s), "rule_pk": s["rule"]},
+        {"effect": "ask"},
+        extra=(
+            {"target": "all", "name": "echo"},
+            {"constraints": [{"op": "present"}]},
+            {"connection": 999999},
+            lambda s: {"connection": s["evil_connection"]},
+        ),
+    ),
+    Write(
+        "api_agent_policy",
+        "put",
+        agent,
+        {"rules": []},
+        valid_too={"rules": ([],)},
+        extra=(
+            {"rules": [5]},
+            {"rules": [{"effect": "allow", "connection": "nope", "target": "all"}]},
+            {"rules": [{"effect": "allow", "connection": "loot", "target": "all"}]},
+            {"rules": [{"effect": "allow", "connection": "echo", "target": "all", "sql": "drop"}]},
+            {"rules": [{"effect": "maybe", "connection": "echo", "target": "all"}]},
+        ),
+    ),
+    Write(
+        "api_agent_simulate",
+        "post",
+        agent,
+        {"tool": "echo__echo", "arguments": {}},
+        valid_too={"arguments": ({}, {"a": 1})},
+        extra=({"tool": "nope"}, {"tool": "loot__echo"}, {"tool": "echo__"}),
     ),
     Write(
         "api_agent_tools",

@@ -191,7 +191,11 @@ ROWS = [
         lambda o: {"effect": "deny", "connection": o["connection"].pk, "target": "tool", "name": "delete_repo"},
     ),
     Row("api_agent_rule", "get", every(200), agent_rule),
+    Row("api_agent_rule", "patch", only(200, *OWNER_ADMIN), agent_rule, {"effect": "ask"}),
     Row("api_agent_rule", "delete", only(204, *OWNER_ADMIN), agent_rule),
+    Row("api_agent_policy", "get", every(200), agent),
+    Row("api_agent_policy", "put", only(200, *OWNER_ADMIN), agent, {"rules": []}),
+    Row("api_agent_simulate", "post", every(200), agent, {"tool": "echo__echo", "arguments": {"message": "hi"}}),
     Row(
         "api_agent_tools",
         "put",
