@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractUser
 from django.contrib.auth.models import UserManager as DjangoUserManager
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -48,6 +49,10 @@ class Organization(models.Model):
     slug = models.SlugField(max_length=60, unique=True)
     is_personal = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
+    # How long the audit trail keeps this organization's events (days).
+    audit_retention_days = models.PositiveIntegerField(
+        default=90, validators=[MinValueValidator(1), MaxValueValidator(3650)]
+    )
 
     class Meta:
         ordering = ["name"]

@@ -1,17 +1,25 @@
 """The hash chain over audit events: canonical form, links, and the genesis of each segment.
 
-Each event's hash covers its canonical content and the hash of the event before it in the same
-(organization, segment). The canonical form is what comes back from the database, so a row read back hashes
-the same as the row written: times in UTC to the microsecond, IPs normalised, JSON with sorted keys.
+Each event's hash is an HMAC, under a key the database does not hold, of its canonical content and the hash of
+the event before it in the same (organization, segment): someone who can write to the database but not read
+the server's secrets cannot forge a link, so an edited, inserted, deleted or reordered row breaks the chain.
+Deleting the newest rows of a segment is caught by the signed checkpoints (``audit.sealing``).
+
+The canonical form is what comes back from the database, so a row read back hashes the same as the row
+written: times in UTC, IPs normalised, JSON with sorted keys.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
+import hmac
 import ipaddress
 import json
 from typing import Any
+
+from django.conf import settings
 
 from audit.models import Event
 
@@ -19,29 +27,48 @@ from audit.models import Event
 HASHED = [f.attname for f in Event._meta.concrete_fields if f.attname not in ("id", "hash")]
 
 
+_keys: dict[str, bytes] = {}
+
+
+def _key() -> bytes:
+    configured = settings.AUDIT_CHAIN_KEY
+    key = _keys.get(configured)
+    if key is None:
+        key = _keys[configured] = hashlib.sha256(b"scopegate-audit-chain\n" + configured.encode()).digest()
+    return key
+
+
 def genesis(organization_id: int | None, segment: str) -> str:
-    return hashlib.sha256(f"scopegate-audit:{organization_id}:{segment}".encode()).hexdigest()
+    return hmac.digest(_key(), f"genesis:{organization_id}:{segment}".encode(), "sha256").hex()
 
 
-def _canonical_value(name: str, value: Any) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, dt.datetime):
-        return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    if name == "source_ip":
-        return str(ipaddress.ip_address(value))
-    if isinstance(value, float):
-        return repr(value)
-    return value
+@functools.lru_cache(maxsize=4096)
+def _ip(value: str) -> str:
+    return str(ipaddress.ip_address(value))
 
 
 def canonical(row: dict[str, Any]) -> bytes:
-    data = {name: _canonical_value(name, row.get(name)) for name in HASHED}
+    """Empty values are left out, so that a column added later (null or blank in older rows) leaves their hashes
+    as they were. Floats print as ``repr`` in both directions; the time's ISO form is fixed by its value."""
+    data = {}
+    for name in HASHED:
+        value = row.get(name)
+        if value is None or value == "":
+            continue
+        if name == "time":
+            value = value.astimezone(dt.UTC).isoformat()
+        elif name == "source_ip":
+            value = _ip(value)
+        data[name] = value
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str).encode()
 
 
 def link(prev_hash: str, row: dict[str, Any]) -> str:
-    return hashlib.sha256(prev_hash.encode() + b"\n" + canonical(row)).hexdigest()
+    return hmac.digest(_key(), prev_hash.encode() + b"\n" + canonical(row), "sha256").hex()
+
+
+def sign(text: str) -> str:
+    return hmac.digest(_key(), b"checkpoint\n" + text.encode(), "sha256").hex()
 
 
 def clean_text(value: Any) -> Any:

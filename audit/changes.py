@@ -24,6 +24,8 @@ from audit.models import ChainHead, Event
 from audit.redact import redact
 
 TX_SEGMENT = "tx"
+# Every column's default, so that the row hashed is the row stored.
+_DEFAULTS = {f.attname: f.get_default() for f in Event._meta.concrete_fields if not f.primary_key}
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ def ip_or_none(value: str | None) -> str | None:
 def _base(kind: str, organization_id: int | None) -> dict[str, Any]:
     ctx = current_context()
     return {
+        **_DEFAULTS,
         "time": timezone.now(),
         "kind": kind,
         "organization_id": organization_id,

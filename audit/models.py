@@ -84,6 +84,8 @@ class Event(models.Model):
     # How it went.
     decision = models.CharField(max_length=12, choices=Decision.choices, default=Decision.NONE)
     rule_id = models.BigIntegerField(null=True)
+    # How the decision was reached, step by step: [{"step": "rule", "rule": 12, "effect": "allow", "reason": ...}]
+    trace = models.JSONField(null=True, blank=True)
     outcome = models.CharField(max_length=8, choices=Outcome.choices, default=Outcome.OK)
     parent_id = models.BigIntegerField(null=True)  # an outcome row names the event it completes
     upstream_ms = models.FloatField(null=True)
@@ -126,3 +128,33 @@ class ChainHead(models.Model):
 
     def __str__(self) -> str:
         return f"{self.organization_id}:{self.segment}@{self.seq}"
+
+
+class Checkpoint(models.Model):
+    """A signed statement about one chain segment, which the database alone cannot forge.
+
+    A *seal* says "this segment had reached ``seq`` with ``hash``": rows up to there cannot be deleted from the
+    end unseen. A *horizon* says "retention removed this segment's rows up to ``seq``, the last of which had
+    ``hash``": verification starts after it instead of reporting the removed rows missing.
+    """
+
+    class Kind(models.TextChoices):
+        SEAL = "seal", "Seal"
+        HORIZON = "horizon", "Retention horizon"
+
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    organization_id = models.BigIntegerField(null=True)
+    segment = models.CharField(max_length=32)
+    seq = models.BigIntegerField()
+    hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+    signature = models.CharField(max_length=64)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization_id", "segment", "kind", "-seq"], name="audit_checkpoint_seg")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.organization_id}:{self.segment}@{self.seq}"
+
+    def statement(self) -> str:
+        return f"{self.kind}:{self.organization_id}:{self.segment}:{self.seq}:{self.hash}"

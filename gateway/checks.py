@@ -12,6 +12,7 @@ from mcp.shared.inbound import (
 )
 
 from gateway import jsonrpc as rpc
+from gateway.auditing import client_info
 from gateway.context import Context, HttpProblem, Request
 from gateway.jsonrpc import RpcError
 from gateway.sessions import session_log_level, session_open
@@ -110,6 +111,7 @@ async def choose_era(req: Request, ctx: Context, message: dict) -> None:
             )
         caps = verdict.client_capabilities
         ctx.client_caps = caps if isinstance(caps, dict) else {}
+        ctx.client_name, ctx.client_version = client_info(message["params"]["_meta"].get(rpc.META_CLIENT_INFO))
         level = message["params"]["_meta"].get(rpc.META_LOG_LEVEL)
         ctx.log_level = level if isinstance(level, str) else None
         return
@@ -120,6 +122,7 @@ async def choose_era(req: Request, ctx: Context, message: dict) -> None:
     if ctx.session is None or ctx.session.key_id != ctx.key.id:
         raise HttpProblem(404, "Session not found: it ended or expired; initialize again.")
     ctx.client_caps = ctx.session.capabilities
+    ctx.client_name, ctx.client_version = ctx.session.client
     ctx.log_level = session_log_level(ctx.session.token)
     if header_version and header_version not in rpc.LEGACY_VERSIONS:
         raise HttpProblem(400, f"Bad Request: unsupported MCP-Protocol-Version {header_version}.")

@@ -43,6 +43,12 @@ class Context:
     connection: str = ""
     decision: str = "none"
     rule_id: int | None = None
+    trace: list = field(default_factory=list)
+    arguments: Any = None  # redacted, for the audit event
+    client_name: str = ""
+    client_version: str = ""
+    event_id: int | None = None  # set once the request was stored before forwarding
+    upstream_ms: float | None = None
     outcome: str = "ok"
     error: str = ""
 
@@ -60,9 +66,11 @@ class Responder:
         self.streaming = False
         self.accepts_stream = True
         self.extra_headers: list[tuple[bytes, bytes]] = []
+        self.sent_bytes = 0
 
     async def json(self, status: int, payload: Any | None) -> None:
         body = b"" if payload is None else rpc.dumps(payload)
+        self.sent_bytes += len(body)
         headers = [*self.extra_headers, (b"cache-control", b"no-store")]
         if payload is not None:
             headers.append((b"content-type", b"application/json"))
@@ -74,7 +82,9 @@ class Responder:
             self.streaming = True
             headers = [*self.extra_headers, (b"content-type", b"text/event-stream"), (b"cache-control", b"no-store")]
             await self._send_headers(status=200, headers=headers)
-        await self._send_body(b"event: message\ndata: " + rpc.dumps(payload) + b"\n\n", more_body=True)
+        body = rpc.dumps(payload)
+        self.sent_bytes += len(body)
+        await self._send_body(b"event: message\ndata: " + body + b"\n\n", more_body=True)
 
     async def stream(self, spec: StreamSpec) -> None:
         """Hands the response over to a long-lived stream the consumer keeps open until the client leaves."""
@@ -85,7 +95,9 @@ class Responder:
 
     async def finish(self, payload: dict) -> None:
         if self.streaming:
-            await self._send_body(b"event: message\ndata: " + rpc.dumps(payload) + b"\n\n")
+            body = rpc.dumps(payload)
+            self.sent_bytes += len(body)
+            await self._send_body(b"event: message\ndata: " + body + b"\n\n")
         else:
             await self.json(status_of(payload), payload)
 

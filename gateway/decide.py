@@ -47,6 +47,7 @@ async def decide_call(
 ) -> Decision:
     decision = ctx.agent.decide_call(exposed, arguments)
     ctx.rule_id = decision.rule_id
+    ctx.trace.append({"step": "rule", "rule": decision.rule_id, "effect": decision.effect, "reason": decision.reason})
     if decision.effect == DENY:
         data = {"rule": decision.rule_id, "reason": decision.reason}
         raise _refuse(ctx, "deny", f"Refused: {decision.reason}.", rpc.POLICY_DENIED, data)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from typing import Any
 
 from mcp.shared.inbound import mcp_param_headers, validate_mcp_param_headers, x_mcp_header_map
 
 from gateway import jsonrpc as rpc
+from gateway.auditing import arguments_of, client_info, prewrite
 from gateway.cancel import call_key, cancellable
 from gateway.context import Context, Request, Responder
 from gateway.decide import decide_call
@@ -53,9 +55,18 @@ async def m_initialize(req: Request, ctx: Context, params: dict) -> dict:
         raise RpcError(rpc.INVALID_PARAMS, "Invalid params: protocolVersion must be a string.")
     version = requested if requested in rpc.LEGACY_VERSIONS else rpc.LATEST_LEGACY
     caps = params.get("capabilities") if isinstance(params.get("capabilities"), dict) else {}
-    token = session_issue(agent_public_id=ctx.agent.public_id, key_id=ctx.key.id, version=version, capabilities=caps)
+    client = client_info(params.get("clientInfo"))
+    ctx.client_name, ctx.client_version = client
+    token = session_issue(
+        agent_public_id=ctx.agent.public_id, key_id=ctx.key.id, version=version, capabilities=caps, client=client
+    )
     ctx.session = Session(
-        token=token, agent_public_id=ctx.agent.public_id, key_id=ctx.key.id, version=version, capabilities=caps
+        token=token,
+        agent_public_id=ctx.agent.public_id,
+        key_id=ctx.key.id,
+        version=version,
+        capabilities=caps,
+        client=client,
     )
     return {
         "protocolVersion": version,
@@ -138,7 +149,9 @@ async def _forward(
         if accepts_stream and message.get("method") in ("notifications/progress", "notifications/message"):
             await responder.event(message)
 
+    await prewrite(req, ctx)  # durably stored before anything reaches the upstream, or refused
     key = call_key(ctx.session.token, ctx.request_id) if ctx.session is not None else None
+    started = time.perf_counter()
     try:
         async with cancellable(key):
             result = await _call_upstream(conn, method, upstream_params, notify, extra_headers)
@@ -149,6 +162,8 @@ async def _forward(
         if task is not None:
             task.uncancel()
         raise RpcError(REQUEST_CANCELLED, "Request cancelled by the client.") from None
+    finally:
+        ctx.upstream_ms = round((time.perf_counter() - started) * 1000, 3)
     if isinstance(result, dict) and result.get("resultType") == "input_required" and not ctx.modern:
         result = await _bridge_input(ctx, responder, conn, method, upstream_params, result, extra_headers, notify)
     if not isinstance(result, dict):
@@ -226,6 +241,7 @@ async def m_tools_call(req: Request, ctx: Context, params: dict, responder: Resp
     arguments = params.get("arguments")
     if arguments is not None and not isinstance(arguments, dict):
         raise RpcError(rpc.INVALID_PARAMS, "Invalid params: arguments must be an object.")
+    ctx.arguments = arguments_of(arguments)
     exposed = ctx.agent.tools.get(name)
     if exposed is None:
         _explain_denial(ctx, "tool", name)
@@ -318,6 +334,7 @@ async def m_prompts_get(req: Request, ctx: Context, params: dict, responder: Res
         not isinstance(arguments, dict) or not all(isinstance(v, str) for v in arguments.values())
     ):
         raise RpcError(rpc.INVALID_PARAMS, "Invalid params: prompt arguments are strings.")
+    ctx.arguments = arguments_of(arguments)
     exposed = ctx.agent.prompts.get(name)
     if exposed is None:
         raise _refuse(ctx, "prompt", name)

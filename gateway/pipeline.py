@@ -6,10 +6,11 @@ authenticate → parse → pick the era → validate → decide (compiled policy
 from __future__ import annotations
 
 import logging
-import time
 
-from audit.services import event_record
+from django.db import DatabaseError
+
 from gateway import jsonrpc as rpc
+from gateway.auditing import record
 from gateway.cancel import request_cancel
 from gateway.checks import authenticate, check_origin, check_post_media, choose_era
 from gateway.context import Context, HttpProblem, Request, Responder, status_of
@@ -22,25 +23,6 @@ from policies.runtime import key_used, listener
 
 __all__ = ["Request", "Responder", "handle"]
 logger = logging.getLogger(__name__)
-
-
-async def _audit(req: Request, ctx: Context) -> None:
-    agent, key = ctx.agent, ctx.key
-    await event_record(
-        organization_id=agent.organization_id if agent else None,
-        agent_id=agent.id if agent else None,
-        agent_name=agent.name if agent else "",
-        key_prefix=key.prefix if key else "",
-        method=ctx.rpc_method[:64] or req.http_method,
-        tool=ctx.tool,
-        connection=ctx.connection,
-        decision=ctx.decision,
-        rule_id=ctx.rule_id,
-        latency_ms=round((time.perf_counter() - ctx.started) * 1000, 3),
-        outcome=ctx.outcome,
-        error=ctx.error[:2000],
-        request_id=str(ctx.request_id)[:100] if ctx.request_id is not None else "",
-    )
 
 
 async def handle(req: Request, responder: Responder) -> None:
@@ -57,19 +39,41 @@ async def handle(req: Request, responder: Responder) -> None:
         payload = exc.payload(ctx.request_id)
         status = exc.status if exc.status != 200 else (status_of(payload) if ctx.modern else 200)
         await _audit_then(req, ctx, responder, status, payload)
+    except DatabaseError as exc:  # the database went away under us (the agent, its key, a session's state)
+        logger.error("database unavailable: %r", exc)
+        ctx.outcome, ctx.error = "error", "database unavailable"
+        message = "ScopeGate's database is unavailable; try again shortly."
+        await _audit_then(req, ctx, responder, 503, rpc.error_payload(ctx.request_id, rpc.INTERNAL_ERROR, message))
 
 
 async def _audit_then(req: Request, ctx: Context, responder: Responder, status: int, payload: dict) -> None:
+    if ctx.event_id is not None:  # stored before it was forwarded: answer, then record the outcome
+        await _send(responder, status, payload)
+        await _record_outcome(req, ctx, responder)
+        return
     try:
-        await _audit(req, ctx)
+        await record(req, ctx, len(rpc.dumps(payload)))
     except Exception:
         logger.exception("audit write failed")
         payload = rpc.error_payload(ctx.request_id, rpc.INTERNAL_ERROR, "The audit trail is unavailable.")
         status = 503
+    await _send(responder, status, payload)
+
+
+async def _send(responder: Responder, status: int, payload: dict) -> None:
     if responder.streaming:
         await responder.finish(payload)
     else:
         await responder.json(status, payload)
+
+
+async def _record_outcome(req: Request, ctx: Context, responder: Responder) -> None:
+    """The answer is already on its way; the request's event is stored. An outcome that cannot be stored is
+    logged loudly: the trail then shows the request as forwarded with its outcome unknown."""
+    try:
+        await record(req, ctx, responder.sent_bytes)
+    except Exception:
+        logger.exception("audit outcome write failed for event %s", ctx.event_id)
 
 
 async def _handle(req: Request, ctx: Context, responder: Responder) -> None:
@@ -107,7 +111,7 @@ async def _handle(req: Request, ctx: Context, responder: Responder) -> None:
             await request_cancel(ctx.session.token, cancelled)
     if "method" not in message or "id" not in message:
         # A notification (initialized, cancelled, progress) or a client's answer: accepted, nothing to say.
-        await _audit(req, ctx)
+        await record(req, ctx)
         await responder.json(202, None)
         return
     if ctx.session is not None:
@@ -118,8 +122,13 @@ async def _handle(req: Request, ctx: Context, responder: Responder) -> None:
     result = await dispatch(req, ctx, message, responder)
     if ctx.session is not None and ctx.rpc_method == "initialize":
         responder.extra_headers.append((b"mcp-session-id", ctx.session.token.encode()))
-    await _audit(req, ctx)
-    await responder.finish(rpc.result_payload(ctx.request_id, result))
+    payload = rpc.result_payload(ctx.request_id, result)
+    if ctx.event_id is not None:
+        await responder.finish(payload)
+        await _record_outcome(req, ctx, responder)
+    else:
+        await record(req, ctx)
+        await responder.finish(payload)
     await key_used(ctx.key)
 
 
@@ -136,7 +145,7 @@ async def _get_stream(req: Request, ctx: Context, responder: Responder) -> None:
     session = session_open(token, agent_public_id=ctx.agent.public_id)
     if session is None or session.key_id != ctx.key.id:
         raise HttpProblem(404, "Session not found.")
-    await _audit(req, ctx)
+    await record(req, ctx)
     responder.extra_headers.append((b"mcp-session-id", session.token.encode()))
     await responder.stream(legacy_stream(ctx.agent))
 
@@ -156,7 +165,7 @@ async def _listen(req: Request, ctx: Context, message: dict, responder: Responde
         if found is not None:  # a resource the agent may not read is silently not honored, as the spec allows
             watch_resource(found[0], ctx.agent.organization_id, found[1])
             resources.append(uri)
-    await _audit(req, ctx)
+    await record(req, ctx)
     await responder.stream(listen_stream(ctx.agent, ctx.request_id, params, resources))
 
 
@@ -167,5 +176,5 @@ async def _delete(req: Request, ctx: Context, responder: Responder) -> None:
     if session is None:
         raise HttpProblem(404 if token else 400, "Session not found." if token else "Bad Request: no Mcp-Session-Id.")
     await session_end(session.token)
-    await _audit(req, ctx)
+    await record(req, ctx)
     await responder.json(200, None)

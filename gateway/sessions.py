@@ -27,12 +27,22 @@ class Session:
     key_id: int
     version: str
     capabilities: dict  # what the client declared at initialize, forwarded to upstreams
+    client: tuple[str, str] = ("", "")  # the client's name and version from initialize, for the audit trail
 
 
-def session_issue(*, agent_public_id: str, key_id: int, version: str, capabilities: dict | None = None) -> str:
+def session_issue(
+    *,
+    agent_public_id: str,
+    key_id: int,
+    version: str,
+    capabilities: dict | None = None,
+    client: tuple[str, str] = ("", ""),
+) -> str:
     # The nonce makes every session distinct: without it, two opened in the same second would be one token,
     # and ending one would end both.
     data = {"a": agent_public_id, "k": key_id, "v": version, "c": capabilities or {}, "n": secrets.token_urlsafe(9)}
+    if client[0]:
+        data["i"] = [client[0][:64], client[1][:32]]
     return signing.dumps(data, salt=SALT, compress=True)
 
 
@@ -50,9 +60,20 @@ def session_open(token: str, *, agent_public_id: str) -> Session | None:
     if not isinstance(data, dict) or data.get("a") != agent_public_id:
         return None
     caps = data.get("c") if isinstance(data.get("c"), dict) else {}
+    info = data.get("i") if isinstance(data.get("i"), list) and len(data["i"]) == 2 else ("", "")
     return Session(
-        token=token, agent_public_id=data["a"], key_id=int(data["k"]), version=str(data["v"]), capabilities=caps
+        token=token,
+        agent_public_id=data["a"],
+        key_id=int(data["k"]),
+        version=str(data["v"]),
+        capabilities=caps,
+        client=(str(info[0]), str(info[1])),
     )
+
+
+def session_ref(token: str) -> str:
+    """What the audit trail keeps of a session: enough to group its events, useless as a credential."""
+    return _token_hash(token)[:16]
 
 
 _levels: dict[str, str] = {}

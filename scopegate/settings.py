@@ -188,6 +188,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Periodic jobs (run `celery -A scopegate beat` once per deployment).
+CELERY_BEAT_SCHEDULE = {
+    "audit-seal": {"task": "audit.seal", "schedule": float(env_int("SCOPEGATE_AUDIT_SEAL_SECONDS", 60, minimum=1))},
+    "audit-retention": {"task": "audit.retention", "schedule": 3600.0},
+}
 
 # --- accounts --------------------------------------------------------------------------------------------
 AUTHENTICATION_BACKENDS = [
@@ -284,6 +289,16 @@ MCP_ALLOWED_ORIGINS = env_list("SCOPEGATE_MCP_ALLOWED_ORIGINS")
 # Audit rows are committed durably (fsync'd) before a call is answered. Off: faster, but a PostgreSQL crash may
 # lose the last fraction of a second of events (a gateway crash still loses none).
 AUDIT_SYNCHRONOUS_COMMIT = env_bool("SCOPEGATE_AUDIT_SYNCHRONOUS_COMMIT", True)
+# The key of the audit trail's hash chain (HMAC): kept out of the database so that rows cannot be re-chained
+# by someone who can only write there. Derived from SECRET_KEY unless set; changing it makes verify report
+# every older link, so set it explicitly before rotating SECRET_KEY.
+AUDIT_CHAIN_KEY = env_str("SCOPEGATE_AUDIT_CHAIN_KEY") or ("audit-chain:" + SECRET_KEY)
+# Off only to measure what auditing costs (bench/audit_bench.py); production refuses it.
+AUDIT_ENABLED = env_bool("SCOPEGATE_AUDIT_ENABLED", True)
+if ENVIRONMENT == "production" and not AUDIT_ENABLED:
+    raise ImproperlyConfigured("production never runs without its audit trail: unset SCOPEGATE_AUDIT_ENABLED")
+# How long a request waits for its audit event to be stored before it is refused (fail closed).
+AUDIT_WRITE_TIMEOUT_SECONDS = env_int("SCOPEGATE_AUDIT_WRITE_TIMEOUT_SECONDS", 5, minimum=1)
 # The most of a request's arguments an event keeps (JSON bytes); larger ones keep a preview.
 AUDIT_ARGUMENTS_MAX_BYTES = env_int("SCOPEGATE_AUDIT_ARGUMENTS_MAX_BYTES", 8192)
 MCP_MAX_BODY_BYTES = env_int("SCOPEGATE_MCP_MAX_BODY_BYTES", 4 * 1_048_576, minimum=1024)

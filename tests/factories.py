@@ -22,3 +22,18 @@ def make_org(name: str, *, owner: User) -> Organization:
 
 def make_membership(org: Organization, user: User, role: str) -> Membership:
     return Membership.objects.create(organization=org, user=user, role=role)
+
+
+def outcomes_of(events, *, timeout: float = 5.0) -> list:
+    """The outcome rows of forwarded calls: written just after the answer, so they may trail it briefly."""
+    import time
+
+    from audit.models import Event
+
+    ids = [e.id for e in events]
+    deadline = time.monotonic() + timeout
+    while True:
+        found = list(Event.objects.filter(kind=Event.Kind.OUTCOME, parent_id__in=ids).order_by("parent_id"))
+        if len(found) >= len(ids) or time.monotonic() > deadline:
+            return found
+        time.sleep(0.02)

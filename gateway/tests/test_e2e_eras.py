@@ -10,6 +10,7 @@ from mcp.shared.exceptions import MCPError
 from audit.models import Event
 from gateway.tests.helpers import agent_with, connect, connected, org_ctx, run, tool_names
 from policies.services import agent_key_revoke
+from tests.factories import outcomes_of
 from tests.upstreams.run import echo_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -38,6 +39,7 @@ def test_an_agent_sees_and_uses_only_what_it_is_granted(setup, mode):
                 "echo__add",
                 "echo__slow_count",
                 "echo__sleep",
+                "echo__tally",
                 "echo__touch",
                 "echo__grow",
                 "echo__headers",
@@ -75,8 +77,11 @@ def test_an_agent_sees_and_uses_only_what_it_is_granted(setup, mode):
 
     version = run(scenario())
     assert version == ("2025-11-25" if mode == "legacy" else "2026-07-28")
-    calls = Event.objects.filter(method="tools/call", organization_id=setup.ctx.organization.pk)
-    assert calls.filter(decision="allow", outcome="ok").count() == 2
+    calls = Event.objects.filter(kind="mcp", method="tools/call", organization_id=setup.ctx.organization.pk)
+    allowed = list(calls.filter(decision="allow"))
+    # Stored before forwarding, completed by an outcome row once answered.
+    assert [e.outcome for e in allowed] == ["pending", "pending"]
+    assert [o.outcome for o in outcomes_of(allowed)] == ["ok", "ok"]
     denied = calls.get(tool="echo__delete_repo")
     assert denied.decision == "deny" and denied.rule_id is not None and denied.outcome == "refused"
 

@@ -18,6 +18,16 @@ def echo(message: str) -> str:
     return message
 
 
+_tally = 0
+
+
+@server.tool(description="Count the calls that reached this server, this one included.")
+def tally() -> int:
+    global _tally
+    _tally += 1
+    return _tally
+
+
 @server.tool(description="Add two integers.")
 def add(a: int, b: int) -> int:
     return a + b

@@ -1,0 +1,73 @@
+"""The live trail: every stored event is announced to its organization's channel-layer group.
+
+The Activity page's WebSocket consumer joins ``group_name(organization_id)``; any gateway node's writer
+publishes there, so an event made on one node appears on a page served by another. Publishing never delays or
+fails a write: it runs after the commit, in a task the writer keeps a reference to, and a lost message only
+means a page must reload to see that event (the trail itself is complete).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from channels.layers import get_channel_layer
+
+logger = logging.getLogger(__name__)
+_tasks: set[asyncio.Task] = set()
+LIVE_FIELDS = (
+    "id",
+    "time",
+    "kind",
+    "organization_id",
+    "actor_type",
+    "agent_id",
+    "agent_name",
+    "key_prefix",
+    "user_email",
+    "via",
+    "method",
+    "connection",
+    "tool",
+    "decision",
+    "rule_id",
+    "outcome",
+    "parent_id",
+    "upstream_ms",
+    "latency_ms",
+    "error",
+)
+
+
+def group_name(organization_id: int) -> str:
+    return f"audit.org.{organization_id}"
+
+
+def summary(row: dict[str, Any]) -> dict[str, Any]:
+    out = {name: row.get(name) for name in LIVE_FIELDS}
+    out["time"] = row["time"].isoformat() if row.get("time") is not None else None
+    out["error"] = (out["error"] or "")[:300]
+    return out
+
+
+async def _send(rows: list[dict[str, Any]]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    by_org: dict[int, list[dict]] = {}
+    for row in rows:
+        if row.get("organization_id") is not None:
+            by_org.setdefault(row["organization_id"], []).append(summary(row))
+    for org_id, events in by_org.items():
+        try:
+            await layer.group_send(group_name(org_id), {"type": "audit.events", "events": events})
+        except Exception as exc:  # the trail is stored; only the live view misses these
+            logger.warning("live audit publish failed for %s events: %r", len(events), exc)
+
+
+def publish(rows: list[dict[str, Any]]) -> None:
+    """Announces stored rows (with their ids) without waiting; call from the event loop after the commit."""
+    task = asyncio.get_running_loop().create_task(_send(rows))
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)

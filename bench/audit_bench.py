@@ -1,0 +1,329 @@
+"""Load test of the audit trail: 32 concurrent agents through the real gateway on PostgreSQL.
+
+    .venv/bin/python bench/audit_bench.py [--seconds 60] [--agents 32] [--database-url postgres://...]
+
+One run, same machine:
+1. with auditing on, 32 agents (one key each) call tools/call for --seconds; every answered call must have
+   exactly one event (stored before forwarding) and one outcome row: counted per agent and by request id;
+2. the same load with auditing switched off (SCOPEGATE_AUDIT_ENABLED=0, refused in production): the ratio of
+   calls per second is what full auditing costs;
+3. the same load again, and the gateway is SIGKILLed half-way: every call the clients saw answered must still
+   have its event.
+Every loop is bounded in time and count; only the processes it started are stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from gateway_bench import call_body, cpu_seconds, wait_port  # noqa: E402
+
+MODERN = "2026-07-28"
+
+
+def shell(env: dict, script: str):
+    """Runs ``script`` in ``manage.py shell`` and returns the JSON it printed last."""
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def prepare(env: dict, upstream_url: str, agents: int) -> list[tuple[str, str, int]]:
+    subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v0"], cwd=ROOT, env=env, check=True)
+    script = f"""
+import json
+from accounts.models import Membership, Organization, User
+from accounts.services import user_create
+from accounts.tenancy import resolve_org_context
+from connectors.services import connection_create
+from policies.services import agent_create, agent_key_issue, rule_create
+User.objects.filter(email="auditbench@example.test").delete()
+Organization.objects.filter(name="auditbench@example.test").delete()
+user = user_create(email="auditbench@example.test", password=None)
+org = Membership.objects.get(user=user).organization
+ctx = resolve_org_context(user=user, token=None, slug=org.slug)
+conn = connection_create(ctx=ctx, name="echo", url="{upstream_url}")
+out = []
+for i in range({agents}):
+    agent = agent_create(ctx=ctx, name=f"agent-{{i}}")
+    rule_create(ctx=ctx, agent_id=agent.pk, effect="allow", connection_id=conn.pk, target="tool", name="echo")
+    _, key = agent_key_issue(ctx=ctx, agent_id=agent.pk)
+    out.append([agent.public_id, key, agent.pk])
+print(json.dumps(out))
+"""
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return [tuple(row) for row in json.loads(done.stdout.strip().splitlines()[-1])]
+
+
+def start_gateway(env: dict, port: int) -> subprocess.Popen:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "daphne",
+            "--access-log",
+            os.devnull,
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "scopegate.asgi:application",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_port(port)
+    return process
+
+
+async def agents_load(base: str, agents: list, seconds: float, tag: str) -> tuple[dict[int, list[str]], int]:
+    """Each agent calls in its own loop; returns the request ids each saw answered, and the errors."""
+    answered: dict[int, list[str]] = {pk: [] for _, _, pk in agents}
+    errors = 0
+    deadline = time.perf_counter() + seconds
+    connector = aiohttp.TCPConnector(limit=len(agents) * 2)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=10)) as session:
+
+        async def worker(public_id: str, key: str, pk: int) -> None:
+            nonlocal errors
+            hdrs = {
+                "Content-Type": "application/json",
+                "Accept": "application/json, text/event-stream",
+                "MCP-Protocol-Version": MODERN,
+                "Mcp-Method": "tools/call",
+                "Mcp-Name": "echo__echo",
+                "Authorization": f"Bearer {key}",
+            }
+            i = 0
+            while time.perf_counter() < deadline and i < 1_000_000:
+                i += 1
+                body = json.loads(call_body(i, "echo__echo"))
+                body["id"] = f"{tag}-{pk}-{i}"
+                try:
+                    async with session.post(f"{base}/mcp/{public_id}", data=json.dumps(body), headers=hdrs) as r:
+                        payload = await r.read()
+                except (TimeoutError, aiohttp.ClientError):
+                    errors += 1
+                    await asyncio.sleep(0.05)
+                    continue
+                if r.status == 200 and b'"result"' in payload:
+                    answered[pk].append(body["id"])
+                else:
+                    errors += 1
+
+        await asyncio.gather(*(worker(*a) for a in agents))
+    return answered, errors
+
+
+def stored(env: dict, tag: str) -> dict:
+    """Events and outcome rows per request id of this phase, read back from the database."""
+    script = f"""
+import json
+from collections import Counter
+from audit.models import Event
+events = Counter(Event.objects.filter(kind="mcp", method="tools/call", request_id__startswith="{tag}-")
+                 .values_list("request_id", flat=True))
+outcomes = Counter(Event.objects.filter(kind="outcome", request_id__startswith="{tag}-")
+                   .values_list("request_id", flat=True))
+print(json.dumps({{"events": events, "outcomes": outcomes}}))
+"""
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def check(label: str, answered: dict[int, list[str]], rows: dict) -> dict:
+    ids = [rid for per in answered.values() for rid in per]
+    events, outcomes = rows["events"], rows["outcomes"]
+    missing = [rid for rid in ids if events.get(rid, 0) == 0]
+    doubled = [rid for rid, n in events.items() if n > 1]
+    no_outcome = [rid for rid in ids if outcomes.get(rid, 0) != 1]
+    print(
+        f"  {label}: {len(ids)} answered calls; events {len(events)}; answered without an event {len(missing)}; "
+        f"with more than one {len(doubled)}; answered without exactly one outcome row {len(no_outcome)}"
+    )
+    return {
+        "answered": len(ids),
+        "events": len(events),
+        "missing": len(missing),
+        "doubled": len(doubled),
+        "without_outcome": len(no_outcome),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--agents", type=int, default=32)
+    parser.add_argument(
+        "--database-url", default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/sgbench")
+    )
+    parser.add_argument("--profile", metavar="FILE", help="record the audited gateway with py-spy in round 1")
+    args = parser.parse_args()
+    from tests.upstreams.run import free_port
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": args.database_url,
+        "SCOPEGATE_ENV": "development",
+        "SCOPEGATE_DEBUG": "0",
+        "SCOPEGATE_DATA_DIR": str(ROOT / "data" / "bench"),
+        "SCOPEGATE_LOG_LEVEL": "WARNING",
+    }
+    env.pop("REDIS_URL", None)
+    db_name = args.database_url.rsplit("/", 1)[1]
+    subprocess.run(
+        ["psql", args.database_url.rsplit("/", 1)[0] + "/postgres", "-qc", f"CREATE DATABASE {db_name}"],
+        capture_output=True,
+    )
+    started: list[subprocess.Popen] = []
+    report: dict = {}
+    try:
+        upstream_port = free_port()
+        upstream = subprocess.Popen(
+            [sys.executable, "-m", "tests.upstreams.echo_server", "streamable-http", str(upstream_port)],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        started.append(upstream)
+        wait_port(upstream_port)
+        agents = prepare(env, f"http://127.0.0.1:{upstream_port}/mcp", args.agents)
+        print(f"{len(agents)} agents, {args.seconds:.0f} s per phase, one daphne gateway on PostgreSQL")
+        run_id = str(int(time.time()))
+        # Both gateways run side by side and the load alternates between them in short rounds, so that whatever
+        # else the machine does falls on both alike.
+        bases, pids = {}, {}
+        for phase, audit in (("on", "1"), ("off", "0")):
+            port = free_port()
+            started.append(start_gateway({**env, "SCOPEGATE_AUDIT_ENABLED": audit}, port))
+            pids[phase] = started[-1].pid
+            bases[phase] = f"http://127.0.0.1:{port}"
+            asyncio.run(agents_load(bases[phase], agents[:4], 1.5, f"warm{run_id}{phase}"))
+        rounds = max(1, int(args.seconds // 5))
+        answered_on: dict[int, list[str]] = {}
+        calls = {"on": 0, "off": 0}
+        cpu = {"on": 0.0, "off": 0.0}
+        for r in range(rounds):
+            for phase in ("on", "off"):
+                tag = f"b{run_id}{phase}-{r}"
+                spy = None
+                if args.profile and r == 0 and phase == "on":
+                    spy = subprocess.Popen(
+                        [
+                            "py-spy",
+                            "record",
+                            "--format",
+                            "raw",
+                            "--rate",
+                            "500",
+                            "-o",
+                            args.profile,
+                            "--pid",
+                            str(pids[phase]),
+                            "-d",
+                            str(int(args.seconds / rounds)),
+                        ],
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                cpu0 = cpu_seconds(pids[phase])
+                answered, errors = asyncio.run(agents_load(bases[phase], agents, args.seconds / rounds, tag))
+                cpu[phase] += cpu_seconds(pids[phase]) - cpu0
+                if spy is not None:
+                    spy.wait(timeout=60)
+                calls[phase] += sum(len(v) for v in answered.values())
+                if errors:
+                    print(f"  round {r} auditing {phase}: {errors} errors")
+                if phase == "on":
+                    for pk, ids in answered.items():
+                        answered_on.setdefault(pk, []).extend(ids)
+        rates = {phase: n / args.seconds for phase, n in calls.items()}
+        cpu_ms = {phase: cpu[phase] / max(calls[phase], 1) * 1000 for phase in cpu}
+        for phase in ("on", "off"):
+            print(f"auditing {phase}: {rates[phase]:.0f} calls/s, gateway CPU {cpu_ms[phase]:.3f} ms per call")
+        time.sleep(1.0)  # outcome rows follow their answers by a commit
+        report["completeness"] = check("auditing on", answered_on, stored(env, f"b{run_id}on"))
+        report["cpu_ms_per_call"] = cpu_ms
+        for process in started[1:]:
+            process.terminate()
+            process.wait(timeout=10)
+        del started[1:]
+        ratio = rates["on"] / rates["off"]
+        print(f"full auditing keeps {ratio:.0%} of the throughput without it (target: at least 85%)")
+        report["rates"] = {**rates, "ratio": ratio}
+
+        print("kill: the gateway is SIGKILLed half-way through a load")
+        port = free_port()
+        gateway = start_gateway(env, port)
+        started.append(gateway)
+        tag = f"k{run_id}"
+
+        async def killed_run():
+            load = asyncio.create_task(agents_load(f"http://127.0.0.1:{port}", agents, min(args.seconds, 10), tag))
+            await asyncio.sleep(min(args.seconds, 10) / 2)
+            os.kill(gateway.pid, signal.SIGKILL)
+            return await load
+
+        answered, errors = asyncio.run(killed_run())
+        gateway.wait(timeout=10)
+        started.remove(gateway)
+        rows = stored(env, tag)
+        ids = [rid for per in answered.values() for rid in per]
+        missing = [rid for rid in ids if rows["events"].get(rid, 0) == 0]
+        print(
+            f"  {len(ids)} calls answered before the kill, {errors} failed with it; "
+            f"answered without an event: {len(missing)}"
+        )
+        report["kill"] = {"answered": len(ids), "missing": len(missing)}
+        out = ROOT / "artifacts" / "bench-audit.json"
+        out.parent.mkdir(exist_ok=True)
+        out.write_text(json.dumps(report, indent=2))
+        print(f"written to {out.relative_to(ROOT)}")
+    finally:
+        for process in reversed(started):
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+
+
+if __name__ == "__main__":
+    main()
