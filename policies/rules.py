@@ -3,7 +3,7 @@ after snapshots inside its transaction, and announced to every gateway node once
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -66,11 +66,14 @@ def _expiry(value: Any) -> datetime | None:
     if value in (None, ""):
         return None
     if isinstance(value, str):
-        value = parse_datetime(value)
+        try:
+            value = parse_datetime(value.strip()[:64])
+        except ValueError:
+            value = None
     if not isinstance(value, datetime):
         raise ValidationError({"expires_at": ["Enter a date and time."]})
     if timezone.is_naive(value):
-        value = timezone.make_aware(value, timezone.utc)
+        value = value.replace(tzinfo=UTC)  # the forms say UTC
     return value
 
 

@@ -49,7 +49,7 @@ def setup(world, client_as):
     ctx = resolve_org_context(user=world.owner, token=None, slug=world.acme.slug)
     _, secret = services.api_token_issue(ctx=ctx, name="ops", role="admin")
     connection = connection_create(ctx=ctx, name="echo", url="http://127.0.0.1:9/mcp", sync=False)
-    CatalogItem.objects.create(
+    item = CatalogItem.objects.create(
         organization=world.acme,
         connection=connection,
         kind=CatalogItem.Kind.TOOL,
@@ -82,6 +82,7 @@ def setup(world, client_as):
         "agent": agent.pk,
         "approval": approval,
         "rule": rule.pk,
+        "item": item.pk,
         "evil_connection": evil_connection.pk,
         "world": world,
         "owner": client_as(world.owner),
@@ -209,6 +210,20 @@ FORM_CASES = [
             lambda s: {"whole": s["evil_connection"]},
         ],
     ),
+    (
+        "matrix_cell",
+        lambda s: {"org_slug": s["slug"], "pk": s["agent"], "item_pk": s["item"]},
+        [
+            {"effect": "maybe", "step": "save"},
+            {"effect": "allow", "constraints": "not json", "step": "save"},
+            {"effect": "allow", "constraints": '[{"argument": "x", "op": "eval"}]', "step": "save"},
+            {"effect": "deny", "constraints": '[{"argument": "x", "op": "present"}]', "step": "save"},
+            {"effect": "allow", "rate_limit": "ten", "step": "save"},
+            {"effect": "allow", "rate_limit": "0", "step": "preview"},
+            {"effect": "allow", "expires_at": "2001-01-01T00:00", "step": "save"},
+        ],
+    ),
+    ("matrix_bulk", lambda s: {"org_slug": s["slug"], "pk": s["agent"]}, [{}, {"action": "nuke"}]),
     (
         "approval_decide",
         lambda s: {"org_slug": s["slug"], "pk": s["approval"]},

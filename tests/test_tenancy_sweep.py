@@ -78,6 +78,10 @@ def agent_key(objs):
     return {**agent(objs), "key_pk": objs["key"].pk}
 
 
+def agent_item(objs):
+    return {**agent(objs), "item_pk": objs["item"].pk}
+
+
 def approval(objs):
     return {**acme(objs), "pk": objs["approval"]}
 
@@ -130,6 +134,10 @@ ROWS = [
     ),
     Row("agent_rule_delete", "post", only(302, *OWNER_ADMIN), agent_rule),
     Row("activity", "get", only(200, *READERS), acme),
+    Row("matrix", "get", every(200), acme),
+    Row("matrix_cell", "get", every(200), agent_item),
+    Row("matrix_cell", "post", only(200, *OWNER_ADMIN), agent_item, {"effect": "ask", "step": "save"}),
+    Row("matrix_bulk", "post", only(200, *OWNER_ADMIN), agent, {"action": "read_only", "step": "preview"}),
     Row("approvals", "get", only(200, *READERS), acme),
     Row("approvals_list", "get", only(200, *READERS), acme),
     Row("approvals_badge", "get", only(200, *READERS), acme),
