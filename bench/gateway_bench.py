@@ -155,7 +155,10 @@ if {rules}:
         if i % 10 == 0:
             spec.append(dict(effect="ask", connection_id=conn.pk, target="pattern", name=f"echo__x{{i}}_*"))
         elif i % 25 == 1:
-            spec.append(dict(effect="deny", target="annotation", name="destructive", connection_id=None))
+            spec.append(dict(effect="deny", connection_id=conn.pk, target="tool", name=f"danger_{{i}}"))
+        elif i % 25 == 2:
+            spec.append(dict(effect="allow", target="annotation", name="read_only", connection_id=None,
+                             constraints=repos))
         else:
             spec.append(dict(effect="allow", connection_id=conn.pk, target="tool", name=f"tool_{{i}}",
                              constraints=repos, rate_limit=1000))
