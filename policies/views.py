@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -13,9 +15,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.forms import add_service_errors
 from accounts.roles import Perm
 from accounts.tenancy import OrgContext, org_view
+from policies import approvals as approvals_service
 from policies import services
 from policies.forms import AgentActivationForm, AgentForm, AgentKeyForm, AgentToolsForm, DenyRuleForm
-from policies.models import Agent, AgentKey, Rule
+from policies.models import Agent, AgentKey, ApprovalRequest, Rule
 from policies.selectors import config_snippets, endpoint_url, permission_matrix, secret_url
 
 
@@ -205,6 +208,53 @@ def agent_rule_delete(request: HttpRequest, ctx: OrgContext, pk: int, rule_pk: i
     return _done(request, ctx, agent, "Deleted the rule.", "#deny-rules")
 
 
+VERDICTS = [
+    ("approve", "Approve once", "primary"),
+    ("approve_always", "Approve always", ""),
+    ("deny", "Deny", "danger"),
+]
+
+
+def _approvals_context(ctx: OrgContext) -> dict:
+    pending = list(approvals_service.pending(ctx).select_related("agent"))
+    for approval in pending:
+        approval.arguments_json = json.dumps(approval.arguments, indent=2, ensure_ascii=False)
+    decided = (
+        ctx.scoped(ApprovalRequest)
+        .exclude(status=ApprovalRequest.Status.PENDING)
+        .select_related("agent", "decided_by")
+        .order_by("-decided_at")[:20]
+    )
+    return {"pending": pending, "decided": decided, "verdicts": VERDICTS, "nav": "approvals"}
+
+
 @org_view(Perm.VIEW_AUDIT)
 def approvals(request: HttpRequest, ctx: OrgContext) -> HttpResponse:
-    return TemplateResponse(request, "policies/approvals.html", {"nav": "approvals"})
+    return TemplateResponse(request, "policies/approvals.html", _approvals_context(ctx))
+
+
+@org_view(Perm.VIEW_AUDIT)
+def approvals_list(request: HttpRequest, ctx: OrgContext) -> HttpResponse:
+    """The live part of the page: what the organization's event stream refreshes in place."""
+    return TemplateResponse(request, "policies/_approvals.html", _approvals_context(ctx))
+
+
+@org_view(Perm.VIEW_AUDIT)
+def approvals_badge(request: HttpRequest, ctx: OrgContext) -> HttpResponse:
+    return TemplateResponse(request, "policies/_approvals_badge.html", {})
+
+
+@org_view(Perm.GOVERN)
+@require_POST
+def approval_decide(request: HttpRequest, ctx: OrgContext, pk: int) -> HttpResponse:
+    try:
+        approval = approvals_service.approval_decide(ctx=ctx, approval_id=pk, verdict=request.POST.get("verdict", ""))
+    except ValidationError as exc:
+        context = {**_approvals_context(ctx), "error": " ".join(exc.messages)}
+        template = "policies/_approvals.html" if request.htmx else "policies/approvals.html"
+        return TemplateResponse(request, template, context, status=400)
+    label = {"approved": "Approved", "rejected": "Denied"}[approval.status]
+    messages.success(request, f"{label}: {approval.tool} for {approval.agent.name}.")
+    if request.htmx:
+        return TemplateResponse(request, "policies/_approvals.html", _approvals_context(ctx))
+    return redirect("approvals", org_slug=ctx.organization.slug)
