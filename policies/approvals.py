@@ -141,7 +141,7 @@ def approval_decide(*, ctx: OrgContext, approval_id: int, verdict: str) -> Appro
     approval.save()
     change_record(
         organization_id=ctx.organization.pk,
-        actor=ctx.user,
+        actor=ctx,
         action=f"approval.{verdict}",
         target_type="approval",
         target_id=approval.pk,

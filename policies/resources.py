@@ -59,7 +59,7 @@ def catalog_resources_set(*, ctx: OrgContext, item_id: int, resources: Any) -> C
     item.save(update_fields=["resources"])
     change_record(
         organization_id=ctx.organization.pk,
-        actor=ctx.user,
+        actor=ctx,
         action="catalog.resources_set",
         target_type="catalog_item",
         target_id=item.pk,

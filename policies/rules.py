@@ -131,7 +131,7 @@ def clean_rule(ctx: OrgContext, values: dict[str, Any]) -> dict[str, Any]:
 def _audit(ctx: OrgContext, action: str, rule: Rule, before: dict | None, after: dict | None) -> None:
     change_record(
         organization_id=ctx.organization.pk,
-        actor=ctx.user,
+        actor=ctx,
         action=action,
         target_type="rule",
         target_id=rule.pk,
@@ -246,7 +246,7 @@ def agent_rules_replace(*, ctx: OrgContext, agent_id: int, rules: list[dict[str,
     ]
     change_record(
         organization_id=ctx.organization.pk,
-        actor=ctx.user,
+        actor=ctx,
         action=action,
         target_type="agent",
         target_id=agent.pk,

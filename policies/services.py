@@ -48,7 +48,7 @@ def agent_snapshot(agent: Agent) -> dict:
 def _record(ctx: OrgContext, action: str, target_type: str, obj, before: dict | None, after: dict | None) -> None:
     change_record(
         organization_id=ctx.organization.pk,
-        actor=ctx.user,
+        actor=ctx,
         action=action,
         target_type=target_type,
         target_id=obj.pk,
