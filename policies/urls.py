@@ -13,6 +13,7 @@ urlpatterns = [
     path(AGENT + "keys/", views.agent_key_issue, name="agent_key_issue"),
     path(AGENT + "keys/<int:key_pk>/revoke/", views.agent_key_revoke, name="agent_key_revoke"),
     path(AGENT + "tools/", views.agent_tools, name="agent_tools"),
+    path(AGENT + "simulate/", views.agent_simulate, name="agent_simulate"),
     path(AGENT + "rules/", views.agent_rule_create, name="agent_rule_create"),
     path(AGENT + "rules/<int:rule_pk>/delete/", views.agent_rule_delete, name="agent_rule_delete"),
     path("o/<slug:org_slug>/matrix/", matrix_views.matrix_page, name="matrix"),

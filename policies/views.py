@@ -17,7 +17,8 @@ from accounts.roles import Perm
 from accounts.tenancy import OrgContext, org_view
 from policies import approvals as approvals_service
 from policies import services
-from policies.forms import AgentActivationForm, AgentForm, AgentKeyForm, AgentToolsForm, DenyRuleForm
+from policies.documents import simulate
+from policies.forms import AgentActivationForm, AgentForm, AgentKeyForm, AgentToolsForm, DenyRuleForm, SimulateForm
 from policies.models import Agent, AgentKey, ApprovalRequest, Rule
 from policies.selectors import config_snippets, endpoint_url, permission_matrix, secret_url
 
@@ -64,6 +65,7 @@ def _detail(request: HttpRequest, ctx: OrgContext, agent: Agent, **bound: object
         "edit_form": AgentForm(initial=initial, ctx=ctx, prefix="agent"),
         "key_form": AgentKeyForm(prefix="key"),
         "rule_form": DenyRuleForm(ctx=ctx, prefix="rule"),
+        "simulate_form": SimulateForm(prefix="sim"),
         "nav": "agents",
         **bound,
     }
@@ -86,6 +88,27 @@ def _done(request: HttpRequest, ctx: OrgContext, agent: Agent, message: str, anc
 @org_view()
 def agent_detail(request: HttpRequest, ctx: OrgContext, pk: int) -> HttpResponse:
     return _detail(request, ctx, _agent(ctx, pk))
+
+
+@org_view()
+@require_POST
+def agent_simulate(request: HttpRequest, ctx: OrgContext, pk: int) -> HttpResponse:
+    """The simulator: the decision and the rule that makes it, for a call the agent might make."""
+    agent = _agent(ctx, pk)
+    form = SimulateForm(request.POST, prefix="sim")
+    answer = None
+    if form.is_valid():
+        try:
+            answer = simulate(ctx, agent, form.cleaned_data["tool"], form.cleaned_data["arguments"])
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+    response = TemplateResponse(
+        request, "policies/_simulation.html", {"agent": agent, "simulate_form": form, "answer": answer}
+    )
+    if not form.is_valid():
+        response.status_code = 400
+    return response
 
 
 def _apply(form: forms.Form, write) -> bool:

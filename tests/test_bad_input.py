@@ -226,6 +226,17 @@ FORM_CASES = [
     ),
     ("matrix_bulk", lambda s: {"org_slug": s["slug"], "pk": s["agent"]}, [{}, {"action": "nuke"}]),
     (
+        "agent_simulate",
+        lambda s: {"org_slug": s["slug"], "pk": s["agent"]},
+        [
+            {},
+            {"sim-tool": "echo__echo", "sim-arguments": "not json"},
+            {"sim-tool": "echo__echo", "sim-arguments": "[1, 2]"},
+            {"sim-tool": "nosuchconnection__x", "sim-arguments": "{}"},
+            {"sim-tool": LONG, "sim-arguments": "{}"},
+        ],
+    ),
+    (
         "approval_decide",
         lambda s: {"org_slug": s["slug"], "pk": s["approval"]},
         [{}, {"verdict": "maybe"}, {"verdict": LONG}],

@@ -133,6 +133,7 @@ ROWS = [
     Row("agents", "get", every(200), acme),
     Row("agents", "post", only(302, *OWNER_ADMIN), acme, {"name": "new-bot"}),
     Row("agent_detail", "get", every(200), agent),
+    Row("agent_simulate", "post", every(200), agent, {"sim-tool": "echo__echo", "sim-arguments": '{"message": "hi"}'}),
     Row("agent_update", "post", only(302, *OWNER_ADMIN), agent, {"agent-name": "renamed"}),
     Row("agent_activation", "post", only(302, *OWNER_ADMIN), agent, {"is_active": "0"}),
     Row("agent_delete", "post", only(302, *OWNER_ADMIN), agent),

@@ -68,6 +68,7 @@ def test_every_page_meets_wcag_aa(live, browser):
         f"agents/{agent.pk}/",
         "activity/",
         "approvals/",
+        "matrix/",
         "settings/",
         "settings/members/",
         "settings/tokens/",
