@@ -7,7 +7,10 @@ One run, same machine, same load generator (a lean aiohttp client speaking 2026-
    auditing on, an agent allowed the echo tool;
 2. at concurrency 1 and 32, runs tools/call "echo" directly and through the gateway for --seconds each;
 3. prints calls per second, p50/p99 latency, the gateway's CPU time per call (from /proc), and the ratios;
-4. opens 1,000 legacy sessions (initialize) and prints the gateway process's memory.
+4. opens 1,000 legacy sessions (initialize) and prints the gateway process's memory;
+5. with --rules N: a second agent gets N rules with argument constraints (tool, pattern and annotation rules,
+   the echo rule itself constrained), and p50 at concurrency 1 is measured for both agents, interleaved, in this
+   same run: the cost of a large policy.
 Every loop is bounded in time and count; only the processes it started are stopped.
 """
 
@@ -116,7 +119,7 @@ def wait_port(port: int, timeout: float = 30) -> None:
     raise RuntimeError(f"nothing listens on {port}")
 
 
-def prepare(env: dict, upstream_url: str) -> tuple[str, str]:
+def prepare(env: dict, upstream_url: str, rules: int = 0) -> tuple[str, str, str, str]:
     """Migrates the bench database and creates an organization, a connection, an agent and its key."""
     subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v0"], cwd=ROOT, env=env, check=True)
     script = f"""
@@ -137,7 +140,33 @@ conn = connection_create(ctx=ctx, name="echo", url="{upstream_url}")
 agent = agent_create(ctx=ctx, name="bench")
 rule_create(ctx=ctx, agent_id=agent.pk, effect="allow", connection_id=conn.pk, target="tool", name="echo")
 _, key = agent_key_issue(ctx=ctx, agent_id=agent.pk)
-print(json.dumps({{"agent": agent.public_id, "key": key, "status": conn.status, "error": conn.last_error}}))
+many, many_key = "", ""
+if {rules}:
+    from policies.rules import agent_rules_replace
+    big = agent_create(ctx=ctx, name="bench-many")
+    repos = [{{"resource": "repository", "op": "glob", "values": ["acme/*", "tools/**"]}}]
+    words = [f"word{{i}}" for i in range(99)] + ["ping"]
+    echo_checks = [
+        {{"argument": "message", "op": "one_of", "values": words}},
+        {{"argument": "message", "op": "regex", "pattern": "[a-z0-9]+"}},
+    ]
+    spec = [dict(effect="allow", connection_id=conn.pk, target="tool", name="echo", constraints=echo_checks)]
+    for i in range({rules} - 1):
+        if i % 10 == 0:
+            spec.append(dict(effect="ask", connection_id=conn.pk, target="pattern", name=f"echo__x{{i}}_*"))
+        elif i % 25 == 1:
+            spec.append(dict(effect="deny", connection_id=conn.pk, target="tool", name=f"danger_{{i}}"))
+        elif i % 25 == 2:
+            spec.append(dict(effect="allow", target="annotation", name="read_only", connection_id=None,
+                             constraints=repos))
+        else:
+            spec.append(dict(effect="allow", connection_id=conn.pk, target="tool", name=f"tool_{{i}}",
+                             constraints=repos, rate_limit=1000))
+    agent_rules_replace(ctx=ctx, agent_id=big.pk, rules=spec[:{rules}], action="bench.rules")
+    many = big.public_id
+    _, many_key = agent_key_issue(ctx=ctx, agent_id=big.pk)
+print(json.dumps({{"agent": agent.public_id, "key": key, "many": many, "many_key": many_key,
+                  "status": conn.status, "error": conn.last_error}}))
 """
     out = subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", script],
@@ -150,7 +179,7 @@ print(json.dumps({{"agent": agent.public_id, "key": key, "status": conn.status, 
     data = json.loads(out.strip().splitlines()[-1])
     if data["status"] != "active":
         raise RuntimeError(f"the bench connection failed: {data['error']}")
-    return data["agent"], data["key"]
+    return data["agent"], data["key"], data["many"], data["many_key"]
 
 
 async def open_sessions(url: str, key: str, count: int) -> int:
@@ -187,6 +216,28 @@ async def open_sessions(url: str, key: str, count: int) -> int:
     return opened
 
 
+def compare_rules(base: str, one: tuple[str, str], many: tuple[str, str], rules: int, seconds: float) -> dict:
+    """p50 at concurrency 1 of the one-rule agent and the N-rule agent, interleaved in rounds so that drift of the
+    machine affects both alike."""
+    print(f"policy size (concurrency 1, {rules} constrained rules vs 1 rule, interleaved):")
+    latencies: dict[str, list[float]] = {"1 rule": [], f"{rules} rules": []}
+    for public_id, secret in (one, many):  # warm both
+        asyncio.run(load(base + public_id, "echo__echo", {"Authorization": f"Bearer {secret}"}, 2, 1.0))
+    for _ in range(4):
+        for label, (public_id, secret) in (("1 rule", one), (f"{rules} rules", many)):
+            errors, lat = asyncio.run(
+                load(base + public_id, "echo__echo", {"Authorization": f"Bearer {secret}"}, 1, seconds / 4)
+            )
+            if errors:
+                raise RuntimeError(f"{errors} calls of the {label} agent failed")
+            latencies[label] += lat
+    results = {label: summarize(f"agent with {label}", lat, seconds, 0) for label, lat in latencies.items()}
+    small, large = results["1 rule"]["p50_ms"], results[f"{rules} rules"]["p50_ms"]
+    added = (large - small) / small
+    print(f"  p50 added by {rules} rules: {large - small:+.3f} ms ({added:+.1%})")
+    return {"one_rule": results["1 rule"], "many_rules": results[f"{rules} rules"], "p50_added_fraction": added}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=10.0)
@@ -196,6 +247,9 @@ def main() -> None:
     parser.add_argument("--redis-url", default=os.environ.get("BENCH_REDIS_URL", ""))
     parser.add_argument("--sessions", type=int, default=1000)
     parser.add_argument("--profile", metavar="FILE", help="record the gateway with py-spy at concurrency 1")
+    parser.add_argument(
+        "--rules", type=int, default=0, metavar="N", help="also compare p50 of an agent with N constrained rules"
+    )
     args = parser.parse_args()
 
     from tests.upstreams.run import free_port
@@ -234,7 +288,7 @@ def main() -> None:
         started.append(upstream)
         wait_port(upstream_port)
         upstream_url = f"http://127.0.0.1:{upstream_port}/mcp"
-        agent, key = prepare(env, upstream_url)
+        agent, key, many, many_key = prepare(env, upstream_url, args.rules)
         gateway = subprocess.Popen(
             [
                 sys.executable,
@@ -300,6 +354,10 @@ def main() -> None:
                 f"throughput {through['rps'] / direct['rps']:.0%} of direct"
             )
             report[concurrency] = {"direct": direct, "gateway": through, "gateway_cpu_ms_per_call": cpu_ms}
+        if args.rules:
+            report["rules"] = compare_rules(
+                f"http://127.0.0.1:{gateway_port}/mcp/", (agent, key), (many, many_key), args.rules, args.seconds
+            )
         before = rss_mib(gateway.pid)
         opened = asyncio.run(open_sessions(gateway_url, key, args.sessions))
         after = rss_mib(gateway.pid)

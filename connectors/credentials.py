@@ -209,7 +209,7 @@ def connection_disconnect(*, ctx: OrgContext, connection_id: int) -> Credential:
         begin_revocation(credential)
         change_record(
             organization_id=ctx.organization.pk,
-            actor=ctx.user,
+            actor=ctx,
             action="connection.disconnect",
             target_type="connection",
             target_id=connection.pk,

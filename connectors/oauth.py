@@ -202,7 +202,7 @@ def oauth_complete(*, ctx: OrgContext, pending: dict, code: str) -> Connection:
             catalogue_builtin(connection, credential)
             change_record(
                 organization_id=ctx.organization.pk,
-                actor=ctx.user,
+                actor=ctx,
                 action=action,
                 target_type="connection",
                 target_id=connection.pk,

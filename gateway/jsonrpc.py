@@ -16,6 +16,8 @@ UNSUPPORTED_PROTOCOL_VERSION = -32022
 # Gateway errors in the implementation-defined server range.
 UPSTREAM_ERROR = -32002
 NOT_AUTHORIZED = -32001
+POLICY_DENIED = -32003  # data: {"rule": id, "reason": "..."}
+RATE_LIMITED = -32004  # data: {"retryAfterMs": n, "rule": id or null}
 
 MODERN_VERSION = "2026-07-28"
 MODERN_VERSIONS = (MODERN_VERSION,)

@@ -13,10 +13,12 @@ from gateway import jsonrpc as rpc
 from gateway.auditing import arguments_of, client_info, prewrite
 from gateway.cancel import call_key, cancellable
 from gateway.context import Context, Request, Responder
+from gateway.decide import decide_call
 from gateway.jsonrpc import RpcError
 from gateway.sessions import Session, session_issue, session_set_log_level
 from gateway.upstream import UpstreamError, forward
 from gateway.watchers import watch_resource
+from policies.listing import filter_listing
 
 SERVER_INFO = {"name": "ScopeGate", "version": "0.1.0"}
 LIST_TTL_MS = 30_000
@@ -248,11 +250,8 @@ async def m_tools_call(req: Request, ctx: Context, params: dict, responder: Resp
     if exposed is None:
         _explain_denial(ctx, "tool", name)
         raise _refuse(ctx, "tool", name)
-    decision = ctx.agent.decide(exposed.connection_id, "tool", exposed.upstream_name)
-    ctx.decision, ctx.rule_id = decision.label, decision.rule_id
-    ctx.trace.append({"step": "rule", "rule": decision.rule_id, "effect": decision.label})
-    if not decision.allowed:
-        raise _refuse(ctx, "tool", name)
+    progress = (params.get("_meta") or {}).get("progressToken") if isinstance(params.get("_meta"), dict) else None
+    decision = await decide_call(req, ctx, exposed, name, arguments or {}, responder, progress)
     header_map = _param_header_map(exposed)
     param_headers = None
     if header_map:
@@ -263,7 +262,8 @@ async def m_tools_call(req: Request, ctx: Context, params: dict, responder: Resp
                 raise RpcError(rejection.code, rejection.message, rejection.data, status=400)
         param_headers = mcp_param_headers(header_map, arguments or {})
     upstream_params = {**params, "name": exposed.upstream_name}
-    return await _forward(req, ctx, responder, exposed.connection_id, "tools/call", upstream_params, param_headers)
+    result = await _forward(req, ctx, responder, exposed.connection_id, "tools/call", upstream_params, param_headers)
+    return filter_listing(exposed.listing, decision, result)
 
 
 _header_maps: dict[int, dict] = {}

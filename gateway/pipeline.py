@@ -35,7 +35,8 @@ async def handle(req: Request, responder: Responder) -> None:
         responder.extra_headers.extend(problem.headers)
         await _audit_then(req, ctx, responder, problem.status, rpc.error_payload(None, problem.code, problem.message))
     except RpcError as exc:
-        ctx.outcome, ctx.error = ("refused" if ctx.decision == "deny" else "error"), exc.message
+        refused = ctx.decision in ("deny", "rate_limited", "rejected")
+        ctx.outcome, ctx.error = ("refused" if refused else "error"), exc.message
         payload = exc.payload(ctx.request_id)
         status = exc.status if exc.status != 200 else (status_of(payload) if ctx.modern else 200)
         await _audit_then(req, ctx, responder, status, payload)

@@ -21,7 +21,6 @@ from channels.layers import get_channel_layer
 from mcp import types
 from mcp.shared.exceptions import MCPError
 
-from connectors.models import Connection
 from connectors.sdk import UpstreamTarget, open_client
 from policies.runtime import ConnectionRuntime
 
@@ -48,11 +47,10 @@ _watching: dict[tuple, _Watch] = {}
 
 
 def _refresh(connection_id: int) -> None:
-    from connectors.services import catalogue_refresh
+    """On a worker, once for all nodes (on the embedded default, here and now)."""
+    from connectors.tasks import catalogue_refresh_soon
 
-    connection = Connection.objects.filter(pk=connection_id).first()
-    if connection is not None:
-        catalogue_refresh(connection)
+    catalogue_refresh_soon(connection_id)
 
 
 async def _announce_update(watch: _Watch, uri: str) -> None:

@@ -1,80 +1,226 @@
 """The compiled policy of one agent and its pure evaluator.
 
-Compiling turns the agent's rules into plain, immutable data; deciding is a pure function of that data and
-the item asked for: default deny, a matching deny wins, otherwise a matching allow admits, and every decision
-names the rule that made it. No database, no I/O: microseconds.
+Compiling turns the agent's rules into immutable data indexed by connection, kind and name; deciding is a pure
+function of that data, the item asked for and (for a call) its arguments:
+
+1. default deny: no matching rule, no access;
+2. a matching deny wins over everything;
+3. otherwise the most specific matching rule decides: one item by name, then a pattern (``github__create_*``),
+   then an annotation (read-only, destructive), then every item of a kind, then everything of a connection;
+   a rule on one connection beats the same kind of rule on every connection; at equal specificity "ask" beats
+   "allow", then the older rule (lower id) wins, so the order rules are listed in never matters;
+4. that rule's argument constraints must hold, or the call is refused naming the rule and the argument.
+
+No database, no I/O, no allocation beyond the answer: microseconds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
+
+from policies.constraints import Check, violation, wildcard_match
 
 ALL = "all"
+PATTERN = "pattern"
+ANNOTATION = "annotation"
+ALLOW, ASK, DENY = "allow", "ask", "deny"
+READ_ONLY, DESTRUCTIVE = "read_only", "destructive"
+NO_TAGS: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    count: int  # calls per period
+    period_seconds: int
+    burst: int  # calls allowed back to back
+
+    def describe(self) -> str:
+        unit = {60: "minute", 3600: "hour"}.get(self.period_seconds, f"{self.period_seconds} s")
+        return f"{self.count} calls per {unit}" + (f" (burst {self.burst})" if self.burst > 1 else "")
 
 
 @dataclass(frozen=True, slots=True)
 class CompiledRule:
     id: int
-    allow: bool
-    connection_id: int
-    target: str  # "all", "tool", "resource" or "prompt"
-    name: str  # "" matches every item of the target kind
+    effect: str  # allow, ask or deny
+    connection_id: int | None  # None: every connection (patterns and annotations)
+    target: str  # all, tool, resource, prompt, pattern or annotation
+    name: str = ""  # the item ("" = every item of the kind), the glob, or the annotation
+    checks: tuple[Check, ...] = ()
+    rate: RateLimit | None = None
+    expires_at: float | None = None  # epoch seconds
 
-    def matches(self, connection_id: int, kind: str, name: str) -> bool:
-        if connection_id != self.connection_id:
+    @property
+    def rank(self) -> int:
+        if self.target == ALL:
+            level = 0
+        elif self.target == ANNOTATION:
+            level = 2
+        elif self.target == PATTERN:
+            level = 3
+        else:
+            level = 4 if self.name else 1
+        return level * 2 + (self.connection_id is not None)
+
+    def order(self) -> tuple[int, int, int]:
+        """Greater is preferred among the non-deny rules that match."""
+        return (self.rank, self.effect == ASK, -self.id)
+
+    def matches(self, connection_id: int, kind: str, name: str, tags: frozenset[str] = NO_TAGS, full: str = "") -> bool:
+        """The reference definition of a match; the index in CompiledPolicy must agree with it."""
+        if self.connection_id is not None and self.connection_id != connection_id:
             return False
         if self.target == ALL:
             return True
-        if self.target != kind:
-            return False
-        return self.name == "" or self.name == name
+        if self.target == PATTERN:
+            return kind == "tool" and wildcard_match(self.name, full)
+        if self.target == ANNOTATION:
+            return kind == "tool" and self.name in tags
+        return self.target == kind and (self.name == "" or self.name == name)
 
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    allowed: bool
+    effect: str  # allow, ask or deny
     rule_id: int | None  # None: nothing matched, denied by default
+    reason: str
+    rule: CompiledRule | None = None
+
+    @property
+    def allowed(self) -> bool:
+        """Allowed outright, with no person to ask."""
+        return self.effect == ALLOW
+
+    @property
+    def offered(self) -> bool:
+        """Shown to the agent: allowed, or allowed once a person approves."""
+        return self.effect != DENY
 
     @property
     def label(self) -> str:
-        return "allow" if self.allowed else "deny"
+        return self.effect
 
 
-DEFAULT_DENY = Decision(allowed=False, rule_id=None)
+DEFAULT_DENY = Decision(DENY, None, "no rule allows it (denied by default)")
+
+
+@dataclass(frozen=True, slots=True)
+class _Bucket:
+    """The rules of one connection (or of every connection), indexed by what they match."""
+
+    exact: dict[tuple[str, str], tuple[CompiledRule, ...]] = field(default_factory=dict)
+    kinds: dict[str, tuple[CompiledRule, ...]] = field(default_factory=dict)
+    whole: tuple[CompiledRule, ...] = ()
+    patterns: tuple[CompiledRule, ...] = ()
+    annotations: dict[str, tuple[CompiledRule, ...]] = field(default_factory=dict)
+
+
+def _bucket(rules: list[CompiledRule]) -> _Bucket:
+    exact: dict[tuple[str, str], list[CompiledRule]] = {}
+    kinds: dict[str, list[CompiledRule]] = {}
+    annotations: dict[str, list[CompiledRule]] = {}
+    whole, patterns = [], []
+    for rule in sorted(rules, key=lambda r: r.id):
+        if rule.target == ALL:
+            whole.append(rule)
+        elif rule.target == PATTERN:
+            patterns.append(rule)
+        elif rule.target == ANNOTATION:
+            annotations.setdefault(rule.name, []).append(rule)
+        elif rule.name:
+            exact.setdefault((rule.target, rule.name), []).append(rule)
+        else:
+            kinds.setdefault(rule.target, []).append(rule)
+    return _Bucket(
+        exact={k: tuple(v) for k, v in exact.items()},
+        kinds={k: tuple(v) for k, v in kinds.items()},
+        whole=tuple(whole),
+        patterns=tuple(patterns),
+        annotations={k: tuple(v) for k, v in annotations.items()},
+    )
 
 
 @dataclass(frozen=True)
 class CompiledPolicy:
-    # Rules indexed by connection, so that a decision looks only at the rules that can match.
-    by_connection: dict[int, tuple[CompiledRule, ...]] = field(default_factory=dict)
+    buckets: dict[int | None, _Bucket] = field(default_factory=dict)
+    names: Mapping[int, str] = field(default_factory=dict)  # connection id -> name, for patterns
 
     @classmethod
-    def compile(cls, rules: Iterable[CompiledRule]) -> CompiledPolicy:
-        grouped: dict[int, list[CompiledRule]] = {}
+    def compile(cls, rules: Iterable[CompiledRule], names: Mapping[int, str] | None = None) -> CompiledPolicy:
+        grouped: dict[int | None, list[CompiledRule]] = {}
         for rule in rules:
             grouped.setdefault(rule.connection_id, []).append(rule)
-        # Denies first so that the first match of a deny ends the search; then by id for a stable answer.
-        return cls({cid: tuple(sorted(rs, key=lambda r: (r.allow, r.id))) for cid, rs in grouped.items()})
+        return cls({cid: _bucket(rs) for cid, rs in grouped.items()}, dict(names or {}))
 
-    def decide(self, connection_id: int, kind: str, name: str) -> Decision:
-        """Resources and templates are both governed as kind "resource"."""
+    def candidates(self, connection_id: int, kind: str, name: str, tags: frozenset[str] = NO_TAGS):
+        """Every rule that matches the item, expired or not."""
+        for cid in (connection_id, None):
+            bucket = self.buckets.get(cid)
+            if bucket is None:
+                continue
+            yield from bucket.exact.get((kind, name), ())
+            yield from bucket.kinds.get(kind, ())
+            yield from bucket.whole
+            if kind == "tool":
+                if bucket.patterns:
+                    full = f"{self.names.get(connection_id, '')}__{name}"
+                    yield from (r for r in bucket.patterns if wildcard_match(r.name, full))
+                for tag in tags:
+                    yield from bucket.annotations.get(tag, ())
+
+    def decide(
+        self,
+        connection_id: int,
+        kind: str,
+        name: str,
+        arguments: dict[str, Any] | None = None,
+        *,
+        tags: frozenset[str] = NO_TAGS,
+        resources: Mapping[str, str] | None = None,
+        now: float | None = None,
+    ) -> Decision:
+        """The decision for one item; with ``arguments`` (a call), also the deciding rule's constraints.
+
+        Resources and templates are both governed as kind "resource". ``tags`` are the tool's annotations
+        (read_only, destructive); ``resources`` maps its arguments to the resource kinds they name.
+        """
         if kind == "template":
             kind = "resource"
-        allow: CompiledRule | None = None
-        for rule in self.by_connection.get(connection_id, ()):
-            if rule.matches(connection_id, kind, name):
-                if not rule.allow:
-                    return Decision(allowed=False, rule_id=rule.id)
-                if allow is None or _more_specific(rule, allow):
-                    allow = rule
-        return Decision(allowed=True, rule_id=allow.id) if allow else DEFAULT_DENY
+        now = time.time() if now is None else now
+        best: CompiledRule | None = None
+        deny: CompiledRule | None = None
+        for rule in self.candidates(connection_id, kind, name, tags):
+            if rule.expires_at is not None and rule.expires_at <= now:
+                continue
+            if rule.effect == DENY:
+                if deny is None or rule.id < deny.id:
+                    deny = rule
+            elif best is None or rule.order() > best.order():
+                best = rule
+        if deny is not None:
+            return Decision(DENY, deny.id, f"denied by rule {deny.id}", deny)
+        if best is None:
+            return DEFAULT_DENY
+        if arguments is not None and best.checks:
+            broken = violation(best.checks, arguments, resources or {})
+            if broken:
+                return Decision(DENY, best.id, f"{broken} (rule {best.id})", best)
+        if best.effect == ASK:
+            return Decision(ASK, best.id, f"rule {best.id} asks a person to approve each call", best)
+        return Decision(ALLOW, best.id, f"allowed by rule {best.id}", best)
 
 
-def _more_specific(a: CompiledRule, b: CompiledRule) -> bool:
-    """The rule that names the item beats the one that names its kind, which beats the whole connection."""
-
-    def rank(r: CompiledRule) -> int:
-        return 0 if r.target == ALL else (2 if r.name else 1)
-
-    return (rank(a), -a.id) > (rank(b), -b.id)
+def tool_tags(definition: Mapping[str, Any]) -> frozenset[str]:
+    """A tool's annotations as the matrix uses them, with the MCP spec's defaults: a tool is read-only only if it
+    says so (readOnlyHint), and a tool that is not read-only is destructive unless it says it is not
+    (destructiveHint defaults to true)."""
+    annotations = definition.get("annotations")
+    annotations = annotations if isinstance(annotations, dict) else {}
+    if annotations.get("readOnlyHint") is True:
+        return frozenset({READ_ONLY})
+    if annotations.get("destructiveHint", True) is not False:
+        return frozenset({DESTRUCTIVE})
+    return NO_TAGS

@@ -87,3 +87,27 @@ class AgentToolsForm(forms.Form):
     @property
     def whole_ids(self) -> set[int]:
         return set(self.cleaned_data["whole"])
+
+
+class SimulateForm(forms.Form):
+    """What would this agent get for this call? Answered from the saved rules, nothing is called."""
+
+    tool = forms.CharField(max_length=300, help_text="As the agent names it: connection__tool.")
+    arguments = forms.CharField(
+        required=False,
+        max_length=20000,
+        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
+        help_text='A JSON object, e.g. {"repository": "acme/web"}.',
+    )
+
+    def clean_arguments(self) -> dict:
+        import json
+
+        raw = self.cleaned_data.get("arguments") or "{}"
+        try:
+            value = json.loads(raw)
+        except ValueError as exc:
+            raise forms.ValidationError("This is not valid JSON.") from exc
+        if not isinstance(value, dict):
+            raise forms.ValidationError("Give the arguments as a JSON object.")
+        return value

@@ -23,6 +23,10 @@ class Agent(OrganizationOwned):
     # When set, the agent sees this one connection's tools without prefixes.
     mount = models.ForeignKey(Connection, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     is_active = models.BooleanField(default=True)
+    # Calls per period over all of the agent's tools (None: unlimited); rules add limits per tool.
+    rate_limit = models.PositiveIntegerField(null=True, blank=True)
+    rate_period = models.CharField(max_length=8, default="minute")
+    rate_burst = models.PositiveIntegerField(null=True, blank=True)
     created_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -42,14 +46,17 @@ class AgentKey(BearerSecret):
 
 
 class Rule(OrganizationOwned):
-    """Allow or deny one agent something of one connection: everything, every item of a kind, or one item.
+    """Allow, ask or deny one agent something: everything of a connection, every item of a kind, one item, the
+    tools whose prefixed name matches a glob (``github__create_*``), or the tools an annotation marks.
 
-    Default deny; a matching deny wins over any allow. The policies issue adds patterns, annotations,
-    argument constraints, "ask", rate limits and expiry to this same row.
+    Default deny; a matching deny wins over everything; otherwise the most specific matching rule decides
+    (policies.compiled). Allow and ask rules may carry argument constraints (policies.constraints), a rate limit
+    per tool and an expiry. A rule without a connection applies to every connection (patterns and annotations).
     """
 
     class Effect(models.TextChoices):
         ALLOW = "allow", "Allow"
+        ASK = "ask", "Ask a person"
         DENY = "deny", "Deny"
 
     class Target(models.TextChoices):
@@ -57,12 +64,29 @@ class Rule(OrganizationOwned):
         TOOL = CatalogItem.Kind.TOOL
         RESOURCE = CatalogItem.Kind.RESOURCE
         PROMPT = CatalogItem.Kind.PROMPT
+        PATTERN = "pattern", "Tools matching a pattern"
+        ANNOTATION = "annotation", "Tools with an annotation"
+
+    class Annotation(models.TextChoices):
+        READ_ONLY = "read_only", "Read-only tools"
+        DESTRUCTIVE = "destructive", "Destructive tools"
+
+    class Period(models.TextChoices):
+        MINUTE = "minute", "per minute"
+        HOUR = "hour", "per hour"
 
     agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="rules")
     effect = models.CharField(max_length=8, choices=Effect.choices)
-    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="+")
+    connection = models.ForeignKey(Connection, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     target = models.CharField(max_length=16, choices=Target.choices, default=Target.ALL)
-    name = models.CharField(max_length=2000, blank=True)  # empty: every item of the target kind
+    # The item's name ("" = every item of the kind), the glob of a pattern, or the annotation.
+    name = models.CharField(max_length=2000, blank=True)
+    # [{"argument": "repo", "op": "one_of", "values": ["acme/web"]}, {"resource": "repository", ...}]
+    constraints = models.JSONField(default=list, blank=True)
+    rate_limit = models.PositiveIntegerField(null=True, blank=True)  # calls per period, per tool
+    rate_period = models.CharField(max_length=8, choices=Period.choices, default=Period.MINUTE)
+    rate_burst = models.PositiveIntegerField(null=True, blank=True)  # calls at once; default 1
+    expires_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -70,4 +94,37 @@ class Rule(OrganizationOwned):
         ordering = ["connection_id", "target", "name", "id"]
 
     def __str__(self) -> str:
-        return f"{self.effect} {self.connection_id}:{self.target}:{self.name or '*'}"
+        return f"{self.effect} {self.connection_id or '*'}:{self.target}:{self.name or '*'}"
+
+
+class ApprovalRequest(OrganizationOwned):
+    """A call under an "ask" rule, waiting for a person. The waiting gateway call learns the verdict through the
+    channel layer group named by ``token`` (and re-reads this row as a fallback)."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Denied"
+        EXPIRED = "expired", "Timed out"
+
+    token = models.CharField(max_length=40, unique=True)
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="approvals")
+    rule = models.ForeignKey(Rule, null=True, on_delete=models.SET_NULL, related_name="+")
+    connection = models.ForeignKey(Connection, null=True, on_delete=models.SET_NULL, related_name="+")
+    tool = models.CharField(max_length=300)  # as the agent named it
+    upstream_name = models.CharField(max_length=2000)
+    arguments = models.JSONField(null=True, blank=True)  # redacted and size-capped, as the audit keeps them
+    reason = models.CharField(max_length=500, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    always = models.BooleanField(default=False)  # approved always: a rule was added
+    decided_by = models.ForeignKey(User, null=True, on_delete=models.SET_NULL, related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["organization", "status"], name="approval_org_status")]
+
+    def __str__(self) -> str:
+        return f"{self.tool} ({self.status})"

@@ -1,8 +1,10 @@
 """What the gateway needs to know of an agent, compiled once and cached in each process.
 
 A change commits, then ``announce_*`` drops the entry here and tells every other node through the channel
-layer (group ``GROUP``), so the next request anywhere reloads it. A node that missed the message (its channel
-layer was down) reloads anyway after ``SCOPEGATE_POLICY_CACHE_SECONDS``: that is the bounded staleness.
+layer (group ``GROUP``), so the next request anywhere reloads it: normally within milliseconds. A node that
+missed the message (its channel layer was down) reloads anyway after ``SCOPEGATE_POLICY_CACHE_SECONDS``
+(default 5 s): that is the bounded staleness of a policy anywhere. Rule expiry needs no message: the evaluator
+compares each rule's expiry with the clock on every decision.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from connectors.models import CatalogItem, Connection, Credential
-from policies.compiled import CompiledPolicy, CompiledRule, Decision
+from policies.compiled import NO_TAGS, CompiledPolicy, CompiledRule, Decision, RateLimit, tool_tags
+from policies.constraints import ConstraintError, compile_all
 from policies.models import Agent, AgentKey, Rule
 
 logger = logging.getLogger(__name__)
@@ -48,6 +51,9 @@ class Exposed:
     upstream_name: str
     rule_id: int | None
     definition: dict[str, Any]
+    tags: frozenset[str] = NO_TAGS  # read_only / destructive, from the tool's annotations
+    resources: dict[str, str] = field(default_factory=dict)  # argument -> resource kind it names
+    listing: dict[str, str] | None = None  # where a result lists resources: {"items", "field", "resource"}
 
 
 @dataclass(frozen=True)
@@ -65,6 +71,7 @@ class AgentRuntime:
     resources: dict[str, Exposed]
     templates: dict[str, Exposed]
     loaded_at: float
+    rate: RateLimit | None = None  # over all of the agent's calls
 
     def tool_name(self, connection: ConnectionRuntime, upstream: str) -> str:
         return upstream if self.mounted else f"{connection.name}__{upstream}"
@@ -84,6 +91,17 @@ class AgentRuntime:
 
     def decide(self, connection_id: int, kind: str, name: str) -> Decision:
         return self.policy.decide(connection_id, kind, name)
+
+    def decide_call(self, exposed: Exposed, arguments: dict[str, Any]) -> Decision:
+        """The decision on one tool call, constraints included."""
+        return self.policy.decide(
+            exposed.connection_id,
+            "tool",
+            exposed.upstream_name,
+            arguments,
+            tags=exposed.tags,
+            resources=exposed.resources,
+        )
 
 
 @dataclass(frozen=True)
@@ -108,18 +126,46 @@ def _ttl() -> float:
     return float(getattr(settings, "POLICY_CACHE_SECONDS", 5))
 
 
+PERIODS = {"minute": 60, "hour": 3600}
+
+
+def rate_of(count: int | None, period: str, burst: int | None) -> RateLimit | None:
+    if not count:
+        return None
+    return RateLimit(count=count, period_seconds=PERIODS.get(period, 60), burst=max(burst or 1, 1))
+
+
+def compile_rule(rule: Rule) -> CompiledRule:
+    try:
+        checks = compile_all(rule.constraints)
+    except ConstraintError:
+        # Saved constraints are validated; one that no longer compiles must not widen access: fail closed.
+        logger.error("rule %s has constraints that do not compile; it denies until fixed", rule.pk)
+        return CompiledRule(
+            id=rule.pk, effect="deny", connection_id=rule.connection_id, target=rule.target, name=rule.name
+        )
+    return CompiledRule(
+        id=rule.pk,
+        effect=rule.effect,
+        connection_id=rule.connection_id,
+        target=rule.target,
+        name=rule.name,
+        checks=checks,
+        rate=rate_of(rule.rate_limit, rule.rate_period, rule.rate_burst),
+        expires_at=rule.expires_at.timestamp() if rule.expires_at else None,
+    )
+
+
+def compile_policy(rules: list[Rule], connections: dict[int, str]) -> CompiledPolicy:
+    """The agent's rules as the evaluator uses them; ``connections`` maps ids to names (for patterns)."""
+    return CompiledPolicy.compile((compile_rule(r) for r in rules), connections)
+
+
 def load_agent(public_id: str) -> AgentRuntime | None:
     agent = Agent.objects.filter(public_id=public_id, is_active=True).first()
     if agent is None:
         return None
     org_id = agent.organization_id
-    rules = Rule.objects.filter(organization_id=org_id, agent=agent)
-    policy = CompiledPolicy.compile(
-        CompiledRule(
-            id=r.pk, allow=r.effect == Rule.Effect.ALLOW, connection_id=r.connection_id, target=r.target, name=r.name
-        )
-        for r in rules
-    )
     connections = Connection.objects.filter(organization_id=org_id)
     if agent.mount_id:
         connections = connections.filter(pk=agent.mount_id)
@@ -140,6 +186,8 @@ def load_agent(public_id: str) -> AgentRuntime | None:
         )
         for c in connections
     }
+    rules = list(Rule.objects.filter(organization_id=org_id, agent=agent))
+    policy = compile_policy(rules, {c.id: c.name for c in conns.values()})
     runtime = AgentRuntime(
         id=agent.pk,
         public_id=public_id,
@@ -154,6 +202,7 @@ def load_agent(public_id: str) -> AgentRuntime | None:
         resources={},
         templates={},
         loaded_at=time.monotonic(),
+        rate=rate_of(agent.rate_limit, agent.rate_period, agent.rate_burst),
     )
     items = CatalogItem.objects.filter(
         organization_id=org_id, connection_id__in=list(conns), status=CatalogItem.Status.ACTIVE
@@ -165,12 +214,23 @@ def load_agent(public_id: str) -> AgentRuntime | None:
         CatalogItem.Kind.TEMPLATE: (runtime.templates, runtime.resource_uri, "uriTemplate"),
     }
     for item in items:
-        decision = policy.decide(item.connection_id, item.kind, item.name)
-        if not decision.allowed:
+        tags = tool_tags(item.definition) if item.kind == CatalogItem.Kind.TOOL else NO_TAGS
+        decision = policy.decide(item.connection_id, item.kind, item.name, tags=tags)
+        # A tool under "ask" is listed (the call waits for a person); other items only when allowed outright.
+        if not (decision.offered if item.kind == CatalogItem.Kind.TOOL else decision.allowed):
             continue
         index, exposed_name, key = slots[item.kind]
         name = exposed_name(conns[item.connection_id], item.name)
-        index[name] = Exposed(item.connection_id, item.name, decision.rule_id, {**item.definition, key: name})
+        declared = item.resources if isinstance(item.resources, dict) else {}
+        index[name] = Exposed(
+            item.connection_id,
+            item.name,
+            decision.rule_id,
+            {**item.definition, key: name},
+            tags=tags,
+            resources=dict(declared.get("arguments") or {}),
+            listing=declared.get("listing") or None,
+        )
     return runtime
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -13,9 +15,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.forms import add_service_errors
 from accounts.roles import Perm
 from accounts.tenancy import OrgContext, org_view
+from policies import approvals as approvals_service
 from policies import services
-from policies.forms import AgentActivationForm, AgentForm, AgentKeyForm, AgentToolsForm, DenyRuleForm
-from policies.models import Agent, AgentKey, Rule
+from policies.documents import simulate
+from policies.forms import AgentActivationForm, AgentForm, AgentKeyForm, AgentToolsForm, DenyRuleForm, SimulateForm
+from policies.models import Agent, AgentKey, ApprovalRequest, Rule
 from policies.selectors import config_snippets, endpoint_url, permission_matrix, secret_url
 
 
@@ -61,6 +65,7 @@ def _detail(request: HttpRequest, ctx: OrgContext, agent: Agent, **bound: object
         "edit_form": AgentForm(initial=initial, ctx=ctx, prefix="agent"),
         "key_form": AgentKeyForm(prefix="key"),
         "rule_form": DenyRuleForm(ctx=ctx, prefix="rule"),
+        "simulate_form": SimulateForm(prefix="sim"),
         "nav": "agents",
         **bound,
     }
@@ -83,6 +88,27 @@ def _done(request: HttpRequest, ctx: OrgContext, agent: Agent, message: str, anc
 @org_view()
 def agent_detail(request: HttpRequest, ctx: OrgContext, pk: int) -> HttpResponse:
     return _detail(request, ctx, _agent(ctx, pk))
+
+
+@org_view()
+@require_POST
+def agent_simulate(request: HttpRequest, ctx: OrgContext, pk: int) -> HttpResponse:
+    """The simulator: the decision and the rule that makes it, for a call the agent might make."""
+    agent = _agent(ctx, pk)
+    form = SimulateForm(request.POST, prefix="sim")
+    answer = None
+    if form.is_valid():
+        try:
+            answer = simulate(ctx, agent, form.cleaned_data["tool"], form.cleaned_data["arguments"])
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+    response = TemplateResponse(
+        request, "policies/_simulation.html", {"agent": agent, "simulate_form": form, "answer": answer}
+    )
+    if not form.is_valid():
+        response.status_code = 400
+    return response
 
 
 def _apply(form: forms.Form, write) -> bool:
@@ -205,6 +231,53 @@ def agent_rule_delete(request: HttpRequest, ctx: OrgContext, pk: int, rule_pk: i
     return _done(request, ctx, agent, "Deleted the rule.", "#deny-rules")
 
 
+VERDICTS = [
+    ("approve", "Approve once", "primary"),
+    ("approve_always", "Approve always", ""),
+    ("deny", "Deny", "danger"),
+]
+
+
+def _approvals_context(ctx: OrgContext) -> dict:
+    pending = list(approvals_service.pending(ctx).select_related("agent"))
+    for approval in pending:
+        approval.arguments_json = json.dumps(approval.arguments, indent=2, ensure_ascii=False)
+    decided = (
+        ctx.scoped(ApprovalRequest)
+        .exclude(status=ApprovalRequest.Status.PENDING)
+        .select_related("agent", "decided_by")
+        .order_by("-decided_at")[:20]
+    )
+    return {"pending": pending, "decided": decided, "verdicts": VERDICTS, "nav": "approvals"}
+
+
 @org_view(Perm.VIEW_AUDIT)
 def approvals(request: HttpRequest, ctx: OrgContext) -> HttpResponse:
-    return TemplateResponse(request, "policies/approvals.html", {"nav": "approvals"})
+    return TemplateResponse(request, "policies/approvals.html", _approvals_context(ctx))
+
+
+@org_view(Perm.VIEW_AUDIT)
+def approvals_list(request: HttpRequest, ctx: OrgContext) -> HttpResponse:
+    """The live part of the page: what the organization's event stream refreshes in place."""
+    return TemplateResponse(request, "policies/_approvals.html", _approvals_context(ctx))
+
+
+@org_view(Perm.VIEW_AUDIT)
+def approvals_badge(request: HttpRequest, ctx: OrgContext) -> HttpResponse:
+    return TemplateResponse(request, "policies/_approvals_badge.html", {})
+
+
+@org_view(Perm.GOVERN)
+@require_POST
+def approval_decide(request: HttpRequest, ctx: OrgContext, pk: int) -> HttpResponse:
+    try:
+        approval = approvals_service.approval_decide(ctx=ctx, approval_id=pk, verdict=request.POST.get("verdict", ""))
+    except ValidationError as exc:
+        context = {**_approvals_context(ctx), "error": " ".join(exc.messages)}
+        template = "policies/_approvals.html" if request.htmx else "policies/approvals.html"
+        return TemplateResponse(request, template, context, status=400)
+    label = {"approved": "Approved", "rejected": "Denied"}[approval.status]
+    messages.success(request, f"{label}: {approval.tool} for {approval.agent.name}.")
+    if request.htmx:
+        return TemplateResponse(request, "policies/_approvals.html", _approvals_context(ctx))
+    return redirect("approvals", org_slug=ctx.organization.slug)

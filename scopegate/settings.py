@@ -280,6 +280,11 @@ if not isinstance(STDIO_COMMANDS, dict) or not all(
     raise ImproperlyConfigured("SCOPEGATE_STDIO_COMMANDS must be a JSON object of name -> non-empty argv list")
 # Bounded staleness of a node's cached policy when it missed an invalidation message.
 POLICY_CACHE_SECONDS = env_int("SCOPEGATE_POLICY_CACHE_SECONDS", 5, minimum=0)
+# How long a call under an "ask" rule waits for a person before it is refused.
+APPROVAL_TIMEOUT_SECONDS = env_int("SCOPEGATE_APPROVAL_TIMEOUT_SECONDS", 300, minimum=1)
+# How often a waiting call re-reads its approval (in case the channel layer lost the verdict) and tells the client
+# it is still waiting (progress notifications): the most a lost message delays it.
+APPROVAL_POLL_SECONDS = env_int("SCOPEGATE_APPROVAL_POLL_SECONDS", 2, minimum=1)
 # Browser origins allowed to call /mcp/ besides the gateway's own hosts (DNS rebinding protection).
 MCP_ALLOWED_ORIGINS = env_list("SCOPEGATE_MCP_ALLOWED_ORIGINS")
 # Audit rows are committed durably (fsync'd) before a call is answered. Off: faster, but a PostgreSQL crash may

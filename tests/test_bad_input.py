@@ -16,8 +16,9 @@ from accounts.tenancy import resolve_org_context
 from audit.models import SiemSink
 from connectors.models import CatalogItem, Connection, Credential
 from connectors.services import connection_create
+from policies.approvals import approval_open, new_token
 from policies.models import Agent, AgentKey, Rule
-from policies.services import agent_create, agent_key_issue
+from policies.services import agent_create, agent_key_issue, rule_create
 
 OVERSIZED = "x" * 1_200_000
 LONG = "x" * 1000
@@ -35,7 +36,12 @@ def snapshot() -> tuple:
         sorted(CatalogItem.objects.values_list("pk", "status", "approved_fingerprint")),
         sorted(Agent.objects.values_list("pk", "name", "description", "mount_id", "is_active")),
         sorted(AgentKey.objects.values_list("pk", "name", "revoked_at", "expires_at")),
-        sorted(Rule.objects.values_list("pk", "effect", "connection_id", "target", "name")),
+        sorted(
+            Rule.objects.values_list(
+                "pk", "effect", "connection_id", "target", "name", "rate_limit", "rate_period", "rate_burst"
+            )
+        ),
+        sorted(map(str, Rule.objects.values_list("constraints", "expires_at"))),
         sorted(SiemSink.objects.values_list("pk", "url", "enabled", "secret_prefix")),
     ]
     return (*ids, names, roles, *gateway)
@@ -46,7 +52,7 @@ def setup(world, client_as):
     ctx = resolve_org_context(user=world.owner, token=None, slug=world.acme.slug)
     _, secret = services.api_token_issue(ctx=ctx, name="ops", role="admin")
     connection = connection_create(ctx=ctx, name="echo", url="http://127.0.0.1:9/mcp", sync=False)
-    CatalogItem.objects.create(
+    item = CatalogItem.objects.create(
         organization=world.acme,
         connection=connection,
         kind=CatalogItem.Kind.TOOL,
@@ -57,11 +63,29 @@ def setup(world, client_as):
     agent = agent_create(ctx=ctx, name="release-bot")
     agent_create(ctx=ctx, name="other-bot")
     agent_key_issue(ctx=ctx, agent_id=agent.pk, name="laptop")
+    rule = rule_create(
+        ctx=ctx, agent_id=agent.pk, effect="allow", connection_id=connection.pk, target="tool", name="echo"
+    )
+    approval = approval_open(
+        token=new_token(),
+        organization_id=world.acme.pk,
+        agent_id=agent.pk,
+        rule_id=None,
+        connection_id=connection.pk,
+        tool="echo__echo",
+        upstream_name="echo",
+        arguments={},
+        reason="asks",
+        timeout_seconds=300,
+    )
     evil_ctx = resolve_org_context(user=world.outsider, token=None, slug=world.evil.slug)
     evil_connection = connection_create(ctx=evil_ctx, name="loot", url="http://127.0.0.1:9/mcp", sync=False)
     return {
         "connection": connection.pk,
         "agent": agent.pk,
+        "approval": approval,
+        "rule": rule.pk,
+        "item": item.pk,
         "evil_connection": evil_connection.pk,
         "world": world,
         "owner": client_as(world.owner),
@@ -205,6 +229,36 @@ FORM_CASES = [
             {"url": "javascript:alert(1)"},
             {"url": "https://" + LONG * 3},
         ],
+    ),
+    (
+        "matrix_cell",
+        lambda s: {"org_slug": s["slug"], "pk": s["agent"], "item_pk": s["item"]},
+        [
+            {"effect": "maybe", "step": "save"},
+            {"effect": "allow", "constraints": "not json", "step": "save"},
+            {"effect": "allow", "constraints": '[{"argument": "x", "op": "eval"}]', "step": "save"},
+            {"effect": "deny", "constraints": '[{"argument": "x", "op": "present"}]', "step": "save"},
+            {"effect": "allow", "rate_limit": "ten", "step": "save"},
+            {"effect": "allow", "rate_limit": "0", "step": "preview"},
+            {"effect": "allow", "expires_at": "2001-01-01T00:00", "step": "save"},
+        ],
+    ),
+    ("matrix_bulk", lambda s: {"org_slug": s["slug"], "pk": s["agent"]}, [{}, {"action": "nuke"}]),
+    (
+        "agent_simulate",
+        lambda s: {"org_slug": s["slug"], "pk": s["agent"]},
+        [
+            {},
+            {"sim-tool": "echo__echo", "sim-arguments": "not json"},
+            {"sim-tool": "echo__echo", "sim-arguments": "[1, 2]"},
+            {"sim-tool": "nosuchconnection__x", "sim-arguments": "{}"},
+            {"sim-tool": LONG, "sim-arguments": "{}"},
+        ],
+    ),
+    (
+        "approval_decide",
+        lambda s: {"org_slug": s["slug"], "pk": s["approval"]},
+        [{}, {"verdict": "maybe"}, {"verdict": LONG}],
     ),
     (
         "agent_rule_create",
@@ -417,7 +471,7 @@ API_WRITES = [
         lambda s: {"effect": "deny", "connection": s["connection"], "target": "tool", "name": "echo"},
         breakable=("effect", "connection", "target"),
         extra=(
-            {"effect": "ask"},
+            {"effect": "maybe"},
             {"name": 5},
             {"name": "x" * 2001},
             {"target": "all", "name": "echo"},
@@ -425,6 +479,62 @@ API_WRITES = [
             {"connection": "1"},
             lambda s: {"connection": s["evil_connection"]},
         ),
+    ),
+    Write(
+        "api_agent_rules",
+        "post",
+        agent,
+        lambda s: {"effect": "allow", "connection": s["connection"], "target": "tool", "name": "echo"},
+        breakable=("effect", "target"),
+        extra=(
+            {"constraints": "repo"},
+            {"constraints": [{"argument": "repo", "op": "eval", "values": ["x"]}]},
+            {"constraints": [{"argument": "repo", "op": "regex", "pattern": "(a+)+b"}]},
+            {"constraints": [{"argument": "repo", "op": "one_of", "values": []}]},
+            {"effect": "deny", "constraints": [{"argument": "repo", "op": "present"}]},
+            {"target": "annotation", "name": "sneaky"},
+            {"target": "pattern", "name": ""},
+            {"connection": None, "target": "tool"},
+            {"rate_limit": 0},
+            {"rate_limit": "10"},
+            {"rate_period": "fortnight"},
+            {"rate_burst": -1},
+            {"expires_at": "2001-01-01T00:00:00Z"},
+        ),
+    ),
+    Write(
+        "api_agent_rule",
+        "patch",
+        lambda s: {**agent(s), "rule_pk": s["rule"]},
+        {"effect": "ask"},
+        extra=(
+            {"target": "all", "name": "echo"},
+            {"constraints": [{"op": "present"}]},
+            {"connection": 999999},
+            lambda s: {"connection": s["evil_connection"]},
+        ),
+    ),
+    Write(
+        "api_agent_policy",
+        "put",
+        agent,
+        {"rules": []},
+        valid_too={"rules": ([],)},
+        extra=(
+            {"rules": [5]},
+            {"rules": [{"effect": "allow", "connection": "nope", "target": "all"}]},
+            {"rules": [{"effect": "allow", "connection": "loot", "target": "all"}]},
+            {"rules": [{"effect": "allow", "connection": "echo", "target": "all", "sql": "drop"}]},
+            {"rules": [{"effect": "maybe", "connection": "echo", "target": "all"}]},
+        ),
+    ),
+    Write(
+        "api_agent_simulate",
+        "post",
+        agent,
+        {"tool": "echo__echo", "arguments": {}},
+        valid_too={"arguments": ({}, {"a": 1})},
+        extra=({"tool": "nope"}, {"tool": "loot__echo"}, {"tool": "echo__"}),
     ),
     Write(
         "api_agent_tools",

@@ -19,6 +19,7 @@ from accounts.tenancy import resolve_org_context
 from audit.tests.helpers import make_call
 from connectors.models import CatalogItem, Connection, Credential
 from connectors.services import connection_create
+from policies.approvals import approval_open, new_token
 from policies.services import agent_create, agent_key_issue, rule_create
 
 ROLES = ("owner", "admin", "member", "auditor")
@@ -82,6 +83,14 @@ def agent_key(objs):
     return {**agent(objs), "key_pk": objs["key"].pk}
 
 
+def agent_item(objs):
+    return {**agent(objs), "item_pk": objs["item"].pk}
+
+
+def approval(objs):
+    return {**acme(objs), "pk": objs["approval"]}
+
+
 def agent_rule(objs):
     return {**agent(objs), "rule_pk": objs["rule"].pk}
 
@@ -129,6 +138,7 @@ ROWS = [
     Row("agents", "get", every(200), acme),
     Row("agents", "post", only(302, *OWNER_ADMIN), acme, {"name": "new-bot"}),
     Row("agent_detail", "get", every(200), agent),
+    Row("agent_simulate", "post", every(200), agent, {"sim-tool": "echo__echo", "sim-arguments": '{"message": "hi"}'}),
     Row("agent_update", "post", only(302, *OWNER_ADMIN), agent, {"agent-name": "renamed"}),
     Row("agent_activation", "post", only(302, *OWNER_ADMIN), agent, {"is_active": "0"}),
     Row("agent_delete", "post", only(302, *OWNER_ADMIN), agent),
@@ -153,7 +163,14 @@ ROWS = [
     Row("audit_siem", "post", only(200, *OWNER_ADMIN), acme, {"url": "https://siem.example.test/collect"}),
     Row("audit_siem_rotate", "post", only(302, *OWNER_ADMIN), acme),
     Row("audit_siem_delete", "post", only(302, *OWNER_ADMIN), acme),
+    Row("matrix", "get", every(200), acme),
+    Row("matrix_cell", "get", every(200), agent_item),
+    Row("matrix_cell", "post", only(200, *OWNER_ADMIN), agent_item, {"effect": "ask", "step": "save"}),
+    Row("matrix_bulk", "post", only(200, *OWNER_ADMIN), agent, {"action": "read_only", "step": "preview"}),
     Row("approvals", "get", only(200, *READERS), acme),
+    Row("approvals_list", "get", only(200, *READERS), acme),
+    Row("approvals_badge", "get", only(200, *READERS), acme),
+    Row("approval_decide", "post", only(302, *OWNER_ADMIN), approval, {"verdict": "deny"}),
     Row("org_settings", "get", every(200), acme),
     Row("org_settings", "post", only(302, *OWNER_ADMIN), acme, {"name": "Acme Inc"}),
     Row("org_delete", "post", only(302, "owner"), acme, {"confirm_slug": "acme"}),
@@ -214,7 +231,11 @@ ROWS = [
     Row("api_event", "get", only(200, *READERS), event),
     Row("api_events_export", "get", only(200, *READERS), acme, {"format": "jsonl"}),
     Row("api_agent_rule", "get", every(200), agent_rule),
+    Row("api_agent_rule", "patch", only(200, *OWNER_ADMIN), agent_rule, {"effect": "ask"}),
     Row("api_agent_rule", "delete", only(204, *OWNER_ADMIN), agent_rule),
+    Row("api_agent_policy", "get", every(200), agent),
+    Row("api_agent_policy", "put", only(200, *OWNER_ADMIN), agent, {"rules": []}),
+    Row("api_agent_simulate", "post", every(200), agent, {"tool": "echo__echo", "arguments": {"message": "hi"}}),
     Row(
         "api_agent_tools",
         "put",
@@ -274,6 +295,18 @@ def objs(world):
     key, key_secret = agent_key_issue(ctx=ctx, agent_id=bot.pk, name="laptop")
     rule = rule_create(ctx=ctx, agent_id=bot.pk, effect="allow", connection_id=conn.pk, target="tool", name="echo")
     call, _ = make_call(world.acme, agent_name="release-bot", arguments={"message": "hi"})
+    pending = approval_open(
+        token=new_token(),
+        organization_id=world.acme.pk,
+        agent_id=bot.pk,
+        rule_id=rule.pk,
+        connection_id=conn.pk,
+        tool="echo__echo",
+        upstream_name="echo",
+        arguments={"message": "hi"},
+        reason="asks",
+        timeout_seconds=300,
+    )
     return {
         "acme": world.acme,
         "erin": world.membership(world.erin),
@@ -287,6 +320,7 @@ def objs(world):
         "key_secret": key_secret,
         "rule": rule,
         "event": call,
+        "approval": pending,
         "world": world,
     }
 

@@ -43,6 +43,8 @@ def test_an_agent_sees_and_uses_only_what_it_is_granted(setup, mode):
                 "echo__touch",
                 "echo__grow",
                 "echo__headers",
+                "echo__list_repos",
+                "echo__create_issue",
             }
             result = await client.call_tool("echo__add", {"a": 2, "b": 40})
             assert result.structured_content == {"result": 42} and not result.is_error

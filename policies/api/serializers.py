@@ -66,21 +66,71 @@ class AgentKeyIssuedSerializer(AgentKeySerializer):
 
 class RuleSerializer(serializers.ModelSerializer):
     connection = serializers.PrimaryKeyRelatedField(read_only=True)
-    connection_name = serializers.CharField(source="connection.name", read_only=True)
+    connection_name = serializers.CharField(source="connection.name", read_only=True, default=None)
 
     class Meta:
         model = Rule
-        fields = ["id", "effect", "connection", "connection_name", "target", "name", "created_at"]
+        fields = [
+            "id",
+            "effect",
+            "connection",
+            "connection_name",
+            "target",
+            "name",
+            "constraints",
+            "rate_limit",
+            "rate_period",
+            "rate_burst",
+            "expires_at",
+            "created_at",
+        ]
         read_only_fields = fields
 
 
-class RuleCreateSerializer(serializers.Serializer):
+class RuleWriteSerializer(serializers.Serializer):
+    """A rule's fields; the service validates them together (constraints, targets, effects)."""
+
     effect = serializers.ChoiceField(choices=Rule.Effect.choices)
-    connection = StrictIntegerField()
+    connection = StrictIntegerField(
+        required=False, allow_null=True, default=None, help_text="A connection's id; null: every connection."
+    )
     target = serializers.ChoiceField(choices=Rule.Target.choices, default=Rule.Target.ALL)
     name = StrictCharField(
-        max_length=2000, required=False, allow_blank=True, default="", help_text="The item's name; empty: all."
+        max_length=2000, required=False, allow_blank=True, default="", help_text="The item, pattern or annotation."
     )
+    constraints = serializers.JSONField(required=False, default=list, help_text="See policies.constraints.")
+    rate_limit = StrictIntegerField(required=False, allow_null=True, default=None, min_value=1)
+    rate_period = serializers.ChoiceField(choices=Rule.Period.choices, default=Rule.Period.MINUTE)
+    rate_burst = StrictIntegerField(required=False, allow_null=True, default=None, min_value=1)
+    expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+    def service_values(self) -> dict:
+        values = dict(self.validated_data)
+        if "connection" in values:
+            values["connection_id"] = values.pop("connection")
+        return values
+
+
+class RuleUpdateSerializer(RuleWriteSerializer):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            field.required = False
+            field.default = serializers.empty
+
+    def validate(self, attrs: dict) -> dict:
+        if not attrs:
+            raise serializers.ValidationError("Send at least one field of the rule.")
+        return attrs
+
+
+class SimulateSerializer(serializers.Serializer):
+    tool = StrictCharField(max_length=300, help_text="The tool as the agent names it: connection__tool.")
+    arguments = serializers.DictField(required=False, default=dict)
+
+
+class PolicySerializer(serializers.Serializer):
+    rules = serializers.ListField(child=serializers.DictField(), max_length=5000)
 
 
 class AgentToolsSerializer(serializers.Serializer):

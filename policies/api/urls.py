@@ -13,4 +13,6 @@ urlpatterns = [
     path(AGENT + "rules/", views.RuleListView.as_view(), name="api_agent_rules"),
     path(AGENT + "rules/<int:rule_pk>/", views.RuleDetailView.as_view(), name="api_agent_rule"),
     path(AGENT + "tools/", views.AgentToolsView.as_view(), name="api_agent_tools"),
+    path(AGENT + "policy/", views.AgentPolicyView.as_view(), name="api_agent_policy"),
+    path(AGENT + "simulate/", views.AgentSimulateView.as_view(), name="api_agent_simulate"),
 ]

@@ -1,8 +1,13 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import HttpResponse
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
+from rest_framework.exceptions import ParseError
+from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.response import Response
 
 from accounts.api.base import OrgScopedAPIView
+from accounts.roles import Perm
 from policies import services
 from policies.api.serializers import (
     AgentCreateSerializer,
@@ -12,9 +17,13 @@ from policies.api.serializers import (
     AgentSerializer,
     AgentToolsSerializer,
     AgentUpdateSerializer,
-    RuleCreateSerializer,
+    PolicySerializer,
     RuleSerializer,
+    RuleUpdateSerializer,
+    RuleWriteSerializer,
+    SimulateSerializer,
 )
+from policies.documents import parse_document, policy_export, policy_import, policy_yaml, simulate
 from policies.models import Agent, AgentKey, Rule
 from policies.selectors import endpoint_url, secret_url
 
@@ -116,20 +125,12 @@ class RuleListView(mixins.ListModelMixin, AgentScopedView):
     def get(self, request, org_slug, pk):
         return self.list(request)
 
-    @extend_schema(request=RuleCreateSerializer, responses={201: RuleSerializer})
+    @extend_schema(request=RuleWriteSerializer, responses={201: RuleSerializer})
     def post(self, request, org_slug, pk):
         agent = self.agent()
-        data = RuleCreateSerializer(data=request.data)
+        data = RuleWriteSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        values = data.validated_data
-        rule = services.rule_create(
-            ctx=self.ctx,
-            agent_id=agent.pk,
-            effect=values["effect"],
-            connection_id=values["connection"],
-            target=values["target"],
-            name=values["name"],
-        )
+        rule = services.rule_create(ctx=self.ctx, agent_id=agent.pk, **data.service_values())
         return Response(RuleSerializer(rule).data, status=status.HTTP_201_CREATED)
 
 
@@ -140,6 +141,13 @@ class RuleDetailView(AgentScopedView):
 
     def get(self, request, org_slug, pk, rule_pk):
         return Response(RuleSerializer(self.get_object()).data)
+
+    @extend_schema(request=RuleUpdateSerializer, responses=RuleSerializer)
+    def patch(self, request, org_slug, pk, rule_pk):
+        data = RuleUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        rule = services.rule_update(ctx=self.ctx, rule_id=self.get_object().pk, **data.service_values())
+        return Response(RuleSerializer(rule).data)
 
     def delete(self, request, org_slug, pk, rule_pk):
         services.rule_delete(ctx=self.ctx, rule_id=self.get_object().pk)
@@ -170,3 +178,50 @@ class AgentToolsView(AgentScopedView):
             if rule.target == Rule.Target.TOOL and rule.connection_id not in whole:
                 allowed.setdefault(str(rule.connection_id), []).append(rule.name)
         return {"whole": whole, "allowed": {cid: sorted(names) for cid, names in sorted(allowed.items())}}
+
+
+class YamlParser(BaseParser):
+    media_type = "application/yaml"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return parse_document(stream.read().decode("utf-8"))
+        except (UnicodeDecodeError, DjangoValidationError) as exc:
+            raise ParseError("The body is not valid YAML.") from exc
+
+
+class AgentPolicyView(AgentScopedView):
+    """The agent's whole policy as a document: GET exports it (``?as=yaml`` for YAML), PUT replaces every rule
+    with the document's (JSON, or YAML sent as application/yaml), audited as one change."""
+
+    serializer_class = PolicySerializer
+    model = Rule
+    parser_classes = [JSONParser, YamlParser]
+
+    def get(self, request, org_slug, pk):
+        document = policy_export(self.ctx, self.agent())
+        if request.query_params.get("as") == "yaml":
+            return HttpResponse(policy_yaml(document), content_type="application/yaml; charset=utf-8")
+        return Response(document)
+
+    @extend_schema(request=PolicySerializer, responses=PolicySerializer)
+    def put(self, request, org_slug, pk):
+        agent = self.agent()
+        policy_import(ctx=self.ctx, agent_id=agent.pk, document=request.data)
+        return Response(policy_export(self.ctx, agent))
+
+
+class AgentSimulateView(AgentScopedView):
+    """What the agent would get for a tool with these arguments: the decision, the rule and why. Changes nothing,
+    so every role that may see the agent may ask."""
+
+    serializer_class = SimulateSerializer
+    model = Rule
+    write_perm = Perm.VIEW
+
+    @extend_schema(request=SimulateSerializer)
+    def post(self, request, org_slug, pk):
+        data = SimulateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        return Response(simulate(self.ctx, self.agent(), values["tool"], values["arguments"]))

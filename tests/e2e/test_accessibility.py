@@ -82,6 +82,7 @@ def test_every_page_meets_wcag_aa(live, browser):
         "activity/charts/?by=agent",
         "settings/audit/",
         "approvals/",
+        "matrix/",
         "settings/",
         "settings/members/",
         "settings/tokens/",

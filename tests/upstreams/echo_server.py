@@ -4,9 +4,11 @@ items of every kind. Run: python -m tests.upstreams.echo_server [streamable-http
 from __future__ import annotations
 
 import sys
+from typing import TypedDict
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp.types import ToolAnnotations
 
 server = MCPServer("scopegate-test-echo", version="1.0.0")
 
@@ -34,6 +36,28 @@ def add(a: int, b: int) -> int:
 @server.tool(description="Delete a repository (a destructive tool to deny).")
 def delete_repo(repo: str) -> str:
     return f"deleted {repo}"
+
+
+class Repository(TypedDict):
+    full_name: str
+    private: bool
+
+
+class RepositoryList(TypedDict):
+    items: list[Repository]
+
+
+REPOSITORIES = ["acme/web", "acme/api", "acme/secret-plans", "other/lib"]
+
+
+@server.tool(description="List the repositories (a listing to filter).", annotations=ToolAnnotations(readOnlyHint=True))
+def list_repos() -> RepositoryList:
+    return {"items": [{"full_name": name, "private": "secret" in name} for name in REPOSITORIES]}
+
+
+@server.tool(description="Open an issue in a repository.", annotations=ToolAnnotations(destructiveHint=False))
+def create_issue(repo: str, title: str) -> str:
+    return f"opened '{title}' in {repo}"
 
 
 @server.tool(description="Report progress three times, then finish.")
