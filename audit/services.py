@@ -97,15 +97,28 @@ class _PgConnection:
         try:
             async with asyncio.timeout(settings.AUDIT_WRITE_TIMEOUT_SECONDS):
                 ids = await self._ids(conn, len(rows))
-                # autocommit: the COPY is one statement and one durable commit, done when this block exits
-                async with conn.cursor().copy(_copy_statement()) as copy:
-                    for pk, row in zip(ids, rows, strict=True):
-                        values = [Jsonb(row[a]) if a in JSON_ATTRS and row[a] is not None else row[a] for a in ATTRS]
-                        await copy.write_row([pk, *values])
+                records = [
+                    [pk, *(Jsonb(row[a]) if a in JSON_ATTRS and row[a] is not None else row[a] for a in ATTRS)]
+                    for pk, row in zip(ids, rows, strict=True)
+                ]
+                if len(records) == 1:
+                    # One row (a quiet gateway): a prepared INSERT is one round trip, where COPY takes two.
+                    await conn.execute(_insert_statement(), records[0], prepare=True)
+                else:
+                    # autocommit: the COPY is one statement and one durable commit, done when this block exits
+                    async with conn.cursor().copy(_copy_statement()) as copy:
+                        for record in records:
+                            await copy.write_row(record)
         except BaseException:
             await conn.close()
             raise
         return ids
+
+
+@functools.cache
+def _insert_statement() -> str:
+    placeholders = ",".join(["%s"] * (len(COLUMNS) + 1))
+    return f"INSERT INTO {Event._meta.db_table} (id,{','.join(COLUMNS)}) VALUES ({placeholders})"  # noqa: S608
 
 
 @functools.cache
