@@ -19,7 +19,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from audit import chain
+from audit import chain, live
 from audit.models import ChainHead, Event
 from audit.redact import redact
 
@@ -67,6 +67,7 @@ def _append(row: dict[str, Any]) -> Event:
     event = Event.objects.create(**row)
     head.seq, head.hash = row["seq"], row["hash"]
     head.save(update_fields=["seq", "hash"])
+    live.publish_after_commit({**row, "id": event.pk})
     return event
 
 

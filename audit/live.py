@@ -71,3 +71,17 @@ def publish(rows: list[dict[str, Any]]) -> None:
     task = asyncio.get_running_loop().create_task(_send(rows))
     _tasks.add(task)
     task.add_done_callback(_tasks.discard)
+
+
+def publish_after_commit(row: dict[str, Any]) -> None:
+    """For events written in a database transaction (changes, system actions): announced once committed."""
+    from asgiref.sync import async_to_sync
+    from django.db import transaction
+
+    def send() -> None:
+        try:
+            async_to_sync(_send)([row])
+        except Exception as exc:  # the event is stored; only the live view misses it
+            logger.warning("live audit publish failed: %r", exc)
+
+    transaction.on_commit(send)

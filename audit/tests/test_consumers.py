@@ -117,3 +117,22 @@ async def test_the_stream_is_one_way(world):
     await communicator.send_json_to({"subscribe": "everything"})
     assert await communicator.receive_json_from(timeout=5) == {"error": "this stream accepts no messages"}
     await communicator.disconnect()
+
+
+async def test_a_change_made_by_a_person_appears_live(world):
+    from accounts.models import Membership
+    from accounts.services import membership_change_role
+
+    communicator, connected, _ = await connect(world.auditor, world.acme.slug)
+    assert connected
+
+    @database_sync_to_async
+    def promote():
+        member = Membership.objects.get(organization=world.acme, user=world.member)
+        membership_change_role(ctx=world.ctx("owner"), membership_id=member.pk, role="admin")
+
+    await promote()
+    message = await communicator.receive_json_from(timeout=5)
+    [row] = message["rows"]
+    assert "membership.role" in row["html"]
+    await communicator.disconnect()
