@@ -28,7 +28,6 @@ from policies.ratelimit import agent_key, rate_hit, rule_key
 from policies.runtime import Exposed
 
 logger = logging.getLogger(__name__)
-REQUEST_CANCELLED = -32800
 
 
 def _refuse(ctx: Context, decision: str, message: str, code: int, data: dict) -> RpcError:
@@ -125,7 +124,7 @@ async def _ask(
             if task is not None:
                 task.uncancel()
             await database_sync_to_async(approvals.approval_expire)(token)
-            raise _refuse(ctx, "rejected", "Request cancelled by the client.", REQUEST_CANCELLED, {}) from None
+            raise _refuse(ctx, "rejected", "Request cancelled by the client.", rpc.REQUEST_CANCELLED, {}) from None
     finally:
         await layer.group_discard(approvals.approval_group(token), channel)
     if status == "approved":

@@ -18,6 +18,7 @@ UPSTREAM_ERROR = -32002
 NOT_AUTHORIZED = -32001
 POLICY_DENIED = -32003  # data: {"rule": id, "reason": "..."}
 RATE_LIMITED = -32004  # data: {"retryAfterMs": n, "rule": id or null}
+REQUEST_CANCELLED = -32800  # the client cancelled (notifications/cancelled, or it closed the request)
 
 MODERN_VERSION = "2026-07-28"
 MODERN_VERSIONS = (MODERN_VERSION,)

@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
-import time
 from typing import Any
 
 from mcp.shared.inbound import mcp_param_headers, validate_mcp_param_headers, x_mcp_header_map
 
 from gateway import jsonrpc as rpc
-from gateway.auditing import arguments_of, client_info, prewrite
-from gateway.cancel import call_key, cancellable
+from gateway.auditing import arguments_of, client_info
 from gateway.context import Context, Request, Responder
 from gateway.decide import decide_call
+from gateway.forwarding import SERVER_INFO, forward_request
 from gateway.jsonrpc import RpcError
 from gateway.sessions import Session, session_issue, session_set_log_level
-from gateway.upstream import UpstreamError, forward
 from gateway.watchers import watch_resource
 from policies.listing import filter_listing
 
-SERVER_INFO = {"name": "ScopeGate", "version": "0.1.0"}
 LIST_TTL_MS = 30_000
-REQUEST_CANCELLED = -32800
 LOG_LEVELS = {"debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"}
 CAPABILITIES = {
     "tools": {"listChanged": True},
@@ -122,117 +117,6 @@ def _string_param(params: dict, name: str) -> str:
     return value
 
 
-async def _forward(
-    req: Request,
-    ctx: Context,
-    responder: Responder,
-    conn_id: int,
-    method: str,
-    params: dict,
-    extra_headers: dict[str, str] | None = None,
-) -> dict:
-    conn = ctx.agent.connections[conn_id]
-    ctx.connection = conn.name
-    upstream_params = {k: v for k, v in params.items() if k != "_meta"}
-    # Only what the upstream needs of the agent's _meta: its progress token, what it can do, its log level.
-    meta: dict[str, Any] = {rpc.META_CLIENT_CAPS: ctx.client_caps}
-    progress = (params.get("_meta") or {}).get("progressToken")
-    if progress is not None:
-        meta["progressToken"] = progress
-    if ctx.log_level:
-        meta[rpc.META_LOG_LEVEL] = ctx.log_level
-    upstream_params["_meta"] = meta
-    accepts_stream = "text/event-stream" in req.headers.get("accept", "") or not req.headers.get("accept")
-    responder.accepts_stream = accepts_stream
-
-    async def notify(message: dict) -> None:
-        if accepts_stream and message.get("method") in ("notifications/progress", "notifications/message"):
-            await responder.event(message)
-
-    await prewrite(req, ctx)  # durably stored before anything reaches the upstream, or refused
-    key = call_key(ctx.session.token, ctx.request_id) if ctx.session is not None else None
-    started = time.perf_counter()
-    try:
-        async with cancellable(key):
-            responder.forwarding = True  # the consumer may now cancel this task if the client leaves
-            try:
-                result = await _call_upstream(conn, method, upstream_params, notify, extra_headers)
-            finally:
-                responder.forwarding = False
-    except asyncio.CancelledError:
-        task = asyncio.current_task()
-        if task is not None and task.cancelling() > 1:
-            raise  # the server itself is stopping this task: let it
-        if task is not None:
-            task.uncancel()
-        raise RpcError(REQUEST_CANCELLED, "Request cancelled by the client.") from None
-    finally:
-        ctx.upstream_ms = round((time.perf_counter() - started) * 1000, 3)
-    if isinstance(result, dict) and result.get("resultType") == "input_required" and not ctx.modern:
-        result = await _bridge_input(ctx, responder, conn, method, upstream_params, result, extra_headers, notify)
-    if not isinstance(result, dict):
-        raise RpcError(
-            rpc.UPSTREAM_ERROR, f"Connection '{conn.name}' answered without a result.", {"connection": conn.name}
-        )
-    return _in_era(ctx, method, result)
-
-
-async def _bridge_input(ctx, responder, conn, method, upstream_params, result, extra_headers, notify) -> dict:
-    """A legacy agent answers the upstream's input requests as real requests on this call's stream."""
-    from gateway.bridge import MAX_ROUNDS, AgentDeclined, ask_agent
-
-    if ctx.session is None or not responder.accepts_stream:
-        raise RpcError(rpc.INTERNAL_ERROR, f"Connection '{conn.name}' needs input this client cannot give.")
-    for _ in range(MAX_ROUNDS):
-        requests = result.get("inputRequests") or {}
-        try:
-            answers = await ask_agent(ctx.session.token, responder.event, requests) if requests else {}
-        except AgentDeclined as exc:
-            raise RpcError(rpc.INVALID_REQUEST, f"The client declined an input request: {exc}") from None
-        except TimeoutError:
-            raise RpcError(rpc.INTERNAL_ERROR, "The client did not answer the input request in time.") from None
-        retry = {**upstream_params, "inputResponses": answers}
-        if "requestState" in result:
-            retry["requestState"] = result["requestState"]
-        result = await _call_upstream(conn, method, retry, notify, extra_headers)
-        if not isinstance(result, dict) or result.get("resultType") != "input_required":
-            return result
-    raise RpcError(rpc.INTERNAL_ERROR, f"Connection '{conn.name}' kept asking for input.")
-
-
-CACHEABLE = {"resources/read"}
-
-
-def _in_era(ctx: Context, method: str, result: dict) -> dict:
-    """Bridges an upstream's result to the agent's era: modern results carry resultType (and cache hints on
-    cacheable methods); legacy ones do not."""
-    meta = result.get("_meta")
-    if isinstance(meta, dict) and rpc.META_SERVER_INFO in meta:
-        meta[rpc.META_SERVER_INFO] = SERVER_INFO  # the agent talks to ScopeGate, not to the upstream
-    if ctx.modern:
-        result.setdefault("resultType", "complete")
-        if method in CACHEABLE:
-            result.setdefault("ttlMs", 0)
-            result.setdefault("cacheScope", "private")
-    elif result.get("resultType") == "complete":
-        for key in ("resultType", "ttlMs", "cacheScope"):
-            result.pop(key, None)
-    return result
-
-
-async def _call_upstream(conn, method: str, params: dict, notify, headers) -> Any:
-    """The upstream's result; its JSON-RPC error, or its failure to answer, as the agent's error."""
-    try:
-        reply = await forward(conn, method, params, notify=notify, headers=headers)
-    except UpstreamError as exc:
-        raise RpcError(rpc.UPSTREAM_ERROR, str(exc), {"connection": conn.name}) from None
-    if "error" in reply:
-        error = reply["error"] if isinstance(reply["error"], dict) else {}
-        code = error.get("code") if isinstance(error.get("code"), int) else rpc.INTERNAL_ERROR
-        raise RpcError(code, str(error.get("message", "Upstream error")), error.get("data"))
-    return reply.get("result")
-
-
 def _refuse(ctx: Context, what: str, name: str) -> RpcError:
     """One answer for unknown and denied alike, so that an agent cannot probe what exists."""
     ctx.decision = "deny"
@@ -262,7 +146,9 @@ async def m_tools_call(req: Request, ctx: Context, params: dict, responder: Resp
                 raise RpcError(rejection.code, rejection.message, rejection.data, status=400)
         param_headers = mcp_param_headers(header_map, arguments or {})
     upstream_params = {**params, "name": exposed.upstream_name}
-    result = await _forward(req, ctx, responder, exposed.connection_id, "tools/call", upstream_params, param_headers)
+    result = await forward_request(
+        req, ctx, responder, exposed.connection_id, "tools/call", upstream_params, param_headers
+    )
     return filter_listing(exposed.listing, decision, result)
 
 
@@ -311,7 +197,7 @@ async def m_resources_read(req: Request, ctx: Context, params: dict, responder: 
         ctx.rule_id = decision.rule_id
         raise _refuse(ctx, "resource", uri)
     ctx.decision, ctx.rule_id = "allow", decision.rule_id
-    result = await _forward(req, ctx, responder, conn.id, "resources/read", {**params, "uri": upstream_uri})
+    result = await forward_request(req, ctx, responder, conn.id, "resources/read", {**params, "uri": upstream_uri})
     if not ctx.agent.mounted:
         for content in result.get("contents") or []:
             if isinstance(content, dict) and isinstance(content.get("uri"), str):
@@ -343,7 +229,7 @@ async def m_prompts_get(req: Request, ctx: Context, params: dict, responder: Res
     if exposed is None:
         raise _refuse(ctx, "prompt", name)
     ctx.decision, ctx.rule_id = "allow", exposed.rule_id
-    return await _forward(
+    return await forward_request(
         req, ctx, responder, exposed.connection_id, "prompts/get", {**params, "name": exposed.upstream_name}
     )
 
@@ -368,7 +254,7 @@ async def m_complete(req: Request, ctx: Context, params: dict, responder: Respon
     else:
         raise RpcError(rpc.INVALID_PARAMS, "Invalid params: ref.type is ref/prompt or ref/resource.")
     ctx.decision, ctx.rule_id, ctx.tool = "allow", exposed.rule_id, exposed.upstream_name[:300]
-    return await _forward(
+    return await forward_request(
         req, ctx, responder, exposed.connection_id, "completion/complete", {**params, "ref": upstream_ref}
     )
 
