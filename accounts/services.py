@@ -102,13 +102,24 @@ def organization_rename(*, ctx: OrgContext, name: str) -> Organization:
 
 
 @transaction.atomic
-def organization_delete(*, ctx: OrgContext, confirm_slug: str) -> None:
+def _organization_delete(*, ctx: OrgContext, confirm_slug: str) -> None:
     ctx.require(Perm.DELETE_ORG)
     if confirm_slug != ctx.organization.slug:
         raise ValidationError({"confirm_slug": ["Type the organization's slug to confirm."]})
     org = ctx.organization
     record_change(ctx, action="organization.delete", target=org, before=snapshot(org, ORG_FIELDS))
     Organization.objects.filter(pk=ctx.organization.pk).delete()
+
+
+def organization_delete(*, ctx: OrgContext, confirm_slug: str) -> None:
+    """Deletes an organization after revoking its OAuth grants at the providers (their rows go with it)."""
+    ctx.require(Perm.DELETE_ORG)
+    if confirm_slug != ctx.organization.slug:
+        raise ValidationError({"confirm_slug": ["Type the organization's slug to confirm."]})
+    from connectors.credentials import organization_credentials_revoke
+
+    organization_credentials_revoke(organization_id=ctx.organization.pk)
+    _organization_delete(ctx=ctx, confirm_slug=confirm_slug)
 
 
 def _lock_org(ctx: OrgContext) -> Organization:

@@ -263,3 +263,19 @@ def credential_revoke_at_provider(*, credential_id: int, final: bool) -> bool:
             detail={"attempt": credential.revoke_attempts},
         )
         return True
+
+
+def organization_credentials_revoke(*, organization_id: int) -> dict[str, int]:
+    """Before an organization is deleted: revoke every live grant at its provider now, since the credential rows
+    go with the organization and no background retry could find them afterwards. Best effort, each attempt
+    audited; returns how many were revoked and how many the provider refused or could not be reached for."""
+    outcome = {"revoked": 0, "failed": 0}
+    live = (Credential.Status.ACTIVE, Credential.Status.NEEDS_RECONNECT, Credential.Status.REVOKING)
+    for credential in Credential.objects.filter(organization_id=organization_id, status__in=live):
+        with transaction.atomic():
+            credential.status = Credential.Status.REVOKING
+            credential.save(update_fields=["status"])
+            _announce(credential)
+        done = credential_revoke_at_provider(credential_id=credential.pk, final=True)
+        outcome["revoked" if done else "failed"] += 1
+    return outcome

@@ -84,3 +84,13 @@ def test_google_revocation_revokes_the_refresh_token(world, emulator):
     connection_disconnect(ctx=world.ctx(), connection_id=work.pk)
     assert Credential.objects.get().status == "revoked"
     assert emulator.google.counts["revoked"] == 1
+
+
+def test_deleting_an_organization_revokes_its_grants_first(world, emulator):
+    from accounts.services import organization_delete
+
+    github(world, emulator)
+    organization_delete(ctx=world.ctx(), confirm_slug=world.acme.slug)
+    assert emulator.github.counts["revoked"] == 1
+    assert not Credential.objects.exists()
+    assert Event.objects.filter(organization_id=world.acme.pk, method="organization.delete").exists()
