@@ -46,12 +46,18 @@ def interval_us(rate: RateLimit) -> float:
     return rate.period_seconds * 1_000_000 / rate.count
 
 
+def _prefix() -> str:
+    """The deployment's key prefix (SCOPEGATE_CACHE_PREFIX): deployments, and test runs, sharing one Redis
+    never share a limit."""
+    return settings.CACHES["default"].get("KEY_PREFIX") or "sg"
+
+
 def rule_key(rule_id: int, tool: str) -> str:
-    return f"sg:rl:r:{rule_id}:{hashlib.sha256(tool.encode()).hexdigest()[:16]}"
+    return f"{_prefix()}:rl:r:{rule_id}:{hashlib.sha256(tool.encode()).hexdigest()[:16]}"
 
 
 def agent_key(agent_id: int) -> str:
-    return f"sg:rl:a:{agent_id}"
+    return f"{_prefix()}:rl:a:{agent_id}"
 
 
 class _Local:
