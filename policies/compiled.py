@@ -116,6 +116,20 @@ class _Bucket:
     whole: tuple[CompiledRule, ...] = ()
     patterns: tuple[CompiledRule, ...] = ()
     annotations: dict[str, tuple[CompiledRule, ...]] = field(default_factory=dict)
+    # Which patterns match a tool's full name, remembered: a pure function of the name, and an agent names few
+    # tools, so a policy with many patterns pays the matching once per tool rather than on every call.
+    pattern_hits: dict[str, tuple[CompiledRule, ...]] = field(default_factory=dict, compare=False)
+
+    def patterns_matching(self, full: str) -> tuple[CompiledRule, ...]:
+        hits = self.pattern_hits.get(full)
+        if hits is None:
+            if len(self.pattern_hits) >= PATTERN_MEMO_SIZE:
+                self.pattern_hits.clear()
+            hits = self.pattern_hits[full] = tuple(r for r in self.patterns if wildcard_match(r.name, full))
+        return hits
+
+
+PATTERN_MEMO_SIZE = 4096
 
 
 def _bucket(rules: list[CompiledRule]) -> _Bucket:
@@ -166,8 +180,7 @@ class CompiledPolicy:
             yield from bucket.whole
             if kind == "tool":
                 if bucket.patterns:
-                    full = f"{self.names.get(connection_id, '')}__{name}"
-                    yield from (r for r in bucket.patterns if wildcard_match(r.name, full))
+                    yield from bucket.patterns_matching(f"{self.names.get(connection_id, '')}__{name}")
                 for tag in tags:
                     yield from bucket.annotations.get(tag, ())
 
