@@ -23,6 +23,9 @@ class Agent(OrganizationOwned):
     # When set, the agent sees this one connection's tools without prefixes.
     mount = models.ForeignKey(Connection, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     is_active = models.BooleanField(default=True)
+    # Bumped with every announced change of what the gateway caches about this agent: a node whose cache has
+    # aged compares it (one small query) before recompiling the whole policy.
+    policy_epoch = models.PositiveBigIntegerField(default=0, editable=False)
     # Calls per period over all of the agent's tools (None: unlimited); rules add limits per tool.
     rate_limit = models.PositiveIntegerField(null=True, blank=True)
     rate_period = models.CharField(max_length=8, default="minute")

@@ -19,6 +19,7 @@ from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.db.models import F
 from django.utils import timezone
 
 from connectors.models import CatalogItem, Connection, Credential
@@ -71,6 +72,7 @@ class AgentRuntime:
     resources: dict[str, Exposed]
     templates: dict[str, Exposed]
     loaded_at: float
+    epoch: int = 0  # the agent's policy_epoch this was compiled at
     rate: RateLimit | None = None  # over all of the agent's calls
 
     def tool_name(self, connection: ConnectionRuntime, upstream: str) -> str:
@@ -202,6 +204,7 @@ def load_agent(public_id: str) -> AgentRuntime | None:
         resources={},
         templates={},
         loaded_at=time.monotonic(),
+        epoch=agent.policy_epoch,
         rate=rate_of(agent.rate_limit, agent.rate_period, agent.rate_burst),
     )
     items = CatalogItem.objects.filter(
@@ -252,11 +255,20 @@ def _touch_key(key_id: int) -> None:
     AgentKey.objects.filter(pk=key_id).update(last_used_at=timezone.now())
 
 
+def _epoch_of(public_id: str) -> int | None:
+    return Agent.objects.filter(public_id=public_id, is_active=True).values_list("policy_epoch", flat=True).first()
+
+
 async def agent_runtime(public_id: str) -> AgentRuntime | None:
     cached = _agents.get(public_id)
     now = time.monotonic()
     if cached is not None and now - cached[0] < _ttl():
         return cached[1]
+    # Aged, not necessarily changed: one small query tells, instead of recompiling every rule.
+    aged = cached[1] if cached is not None else None
+    if aged is not None and await database_sync_to_async(_epoch_of)(public_id) == aged.epoch:
+        _agents[public_id] = (now, aged)
+        return aged
     runtime = await database_sync_to_async(load_agent)(public_id)
     _agents[public_id] = (now, runtime)
     return runtime
@@ -353,10 +365,12 @@ async def announce_async(message: dict) -> None:
 
 
 def announce_agents_changed(public_ids: list[str]) -> None:
+    Agent.objects.filter(public_id__in=public_ids).update(policy_epoch=F("policy_epoch") + 1)
     _announce({"agents": public_ids})
 
 
 def announce_organization_changed(organization_id: int) -> None:
+    Agent.objects.filter(organization_id=organization_id).update(policy_epoch=F("policy_epoch") + 1)
     _announce({"organization": organization_id})
 
 
