@@ -157,18 +157,39 @@ def snapshot(instance: Any, fields: list[str]) -> dict[str, Any]:
 
 
 def record_change(
-    ctx: Any, *, action: str, target: Any, before: dict | None = None, after: dict | None = None
+    ctx: Any,
+    *,
+    action: str,
+    target: Any,
+    before: dict | None = None,
+    after: dict | None = None,
+    target_type: str = "",
+    target_repr: str = "",
 ) -> Event:
-    """``change_record`` for a model instance changed through a request's OrgContext."""
+    """``change_record`` for a model instance changed through a request's OrgContext (its model's name and its
+    ``str()`` unless given)."""
     return change_record(
         organization_id=ctx.organization.pk,
         actor=ctx,
         action=action,
+        target_type=target_type or target._meta.model_name,
+        target_id=target.pk,
+        target_repr=target_repr or str(target),
+        before=before,
+        after=after,
+    )
+
+
+def record_system(target: Any, *, action: str, detail: dict | None = None, error: str = "") -> Event:
+    """``system_record`` about an organization's model instance (a credential refreshed, revoked...)."""
+    return system_record(
+        organization_id=target.organization_id,
+        action=action,
         target_type=target._meta.model_name,
         target_id=target.pk,
         target_repr=str(target),
-        before=before,
-        after=after,
+        detail=detail,
+        error=error,
     )
 
 

@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from accounts.roles import Perm
 from accounts.tenancy import OrgContext
-from audit.changes import change_record, system_record
+from audit.changes import record_change, record_system
 from connectors.models import Connection, Credential
 from connectors.providers import provider_for
 from connectors.providers.provider import ProviderError
@@ -128,12 +128,9 @@ def credential_refresh(*, credential_id: int, seen_version: int, rejected: bool 
         credential.refreshed_at = timezone.now()
         credential.last_error = ""
         credential.save()
-        system_record(
-            organization_id=credential.organization_id,
+        record_system(
+            credential,
             action="credential.refresh",
-            target_type="credential",
-            target_id=credential.pk,
-            target_repr=str(credential),
             detail={"version": credential.version, "expires_at": str(credential.expires_at or "")},
         )
         _announce(credential)
@@ -144,12 +141,9 @@ def _needs_reconnect(credential: Credential, reason: str) -> TokenState:
     credential.status = Credential.Status.NEEDS_RECONNECT
     credential.last_error = reason
     credential.save(update_fields=["status", "last_error"])
-    system_record(
-        organization_id=credential.organization_id,
+    record_system(
+        credential,
         action="credential.refresh",
-        target_type="credential",
-        target_id=credential.pk,
-        target_repr=str(credential),
         detail={"status": credential.status},
         error=reason,
     )
@@ -159,12 +153,9 @@ def _needs_reconnect(credential: Credential, reason: str) -> TokenState:
 
 def _refresh_failed(credential: Credential, reason: str) -> TokenState:
     """The provider is down or confused: the grant may still be good, so it stays active for the next try."""
-    system_record(
-        organization_id=credential.organization_id,
+    record_system(
+        credential,
         action="credential.refresh",
-        target_type="credential",
-        target_id=credential.pk,
-        target_repr=str(credential),
         error=reason,
     )
     return _state(credential, problem=reason)
@@ -207,13 +198,10 @@ def connection_disconnect(*, ctx: OrgContext, connection_id: int) -> Credential:
             raise ValidationError({"connection": [f"{connection.name} is not connected."]})
         before = credential_snapshot(connection, credential)
         begin_revocation(credential)
-        change_record(
-            organization_id=ctx.organization.pk,
-            actor=ctx,
+        record_change(
+            ctx,
             action="connection.disconnect",
-            target_type="connection",
-            target_id=connection.pk,
-            target_repr=connection.name,
+            target=connection,
             before=before,
             after=credential_snapshot(connection, credential),
         )
@@ -239,12 +227,9 @@ def credential_revoke_at_provider(*, credential_id: int, final: bool) -> bool:
             if final:
                 credential.status = Credential.Status.REVOKE_FAILED
             credential.save(update_fields=["revoke_attempts", "last_error", "status"])
-            system_record(
-                organization_id=credential.organization_id,
+            record_system(
+                credential,
                 action="credential.revoke",
-                target_type="credential",
-                target_id=credential.pk,
-                target_repr=str(credential),
                 detail={"attempt": credential.revoke_attempts, "final": final},
                 error=str(exc),
             )
@@ -254,12 +239,9 @@ def credential_revoke_at_provider(*, credential_id: int, final: bool) -> bool:
         credential.revoked_at = timezone.now()
         credential.last_error = ""
         credential.save()
-        system_record(
-            organization_id=credential.organization_id,
+        record_system(
+            credential,
             action="credential.revoke",
-            target_type="credential",
-            target_id=credential.pk,
-            target_repr=str(credential),
             detail={"attempt": credential.revoke_attempts},
         )
         return True

@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from accounts.roles import Perm
 from accounts.tenancy import OrgContext
-from audit.changes import change_record
+from audit.changes import record_change
 from connectors.models import CONNECTION_NAME_RE, Connection, Credential
 from connectors.providers import provider_for
 from connectors.providers.provider import Provider, ProviderError
@@ -200,15 +200,7 @@ def oauth_complete(*, ctx: OrgContext, pending: dict, code: str) -> Connection:
             credential.set_tokens(access_token=token["access_token"], refresh_token=token.get("refresh_token"))
             credential.save()
             catalogue_builtin(connection, credential)
-            change_record(
-                organization_id=ctx.organization.pk,
-                actor=ctx,
-                action=action,
-                target_type="connection",
-                target_id=connection.pk,
-                target_repr=connection.name,
-                after=credential_snapshot(connection, credential),
-            )
+            record_change(ctx, action=action, target=connection, after=credential_snapshot(connection, credential))
     except IntegrityError as exc:
         raise ValidationError({"name": ["A connection with this name exists."]}) from exc
     return connection

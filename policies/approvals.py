@@ -23,7 +23,7 @@ from django.utils import timezone
 from accounts.consumers import org_broadcast
 from accounts.roles import Perm
 from accounts.tenancy import OrgContext
-from audit.changes import change_record
+from audit.changes import record_change
 from audit.redact import redact
 from policies.models import ApprovalRequest, Rule
 from policies.rules import changed, rule_create, rule_update
@@ -139,12 +139,11 @@ def approval_decide(*, ctx: OrgContext, approval_id: int, verdict: str) -> Appro
     approval.decided_by = ctx.user
     approval.decided_at = timezone.now()
     approval.save()
-    change_record(
-        organization_id=ctx.organization.pk,
-        actor=ctx,
+    record_change(
+        ctx,
         action=f"approval.{verdict}",
+        target=approval,
         target_type="approval",
-        target_id=approval.pk,
         target_repr=f"{approval.agent.name}: {approval.tool}",
         before={"status": ApprovalRequest.Status.PENDING},
         after={"status": approval.status, "always": approval.always, "arguments": approval.arguments},

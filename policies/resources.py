@@ -12,7 +12,7 @@ from django.db import transaction
 
 from accounts.roles import Perm
 from accounts.tenancy import OrgContext
-from audit.changes import change_record
+from audit.changes import record_change
 from connectors.models import CatalogItem
 from policies.models import Agent
 
@@ -57,12 +57,11 @@ def catalog_resources_set(*, ctx: OrgContext, item_id: int, resources: Any) -> C
     before = dict(item.resources or {})
     item.resources = clean_resources(resources)
     item.save(update_fields=["resources"])
-    change_record(
-        organization_id=ctx.organization.pk,
-        actor=ctx,
+    record_change(
+        ctx,
         action="catalog.resources_set",
+        target=item,
         target_type="catalog_item",
-        target_id=item.pk,
         target_repr=f"{item.connection.name}__{item.name}",
         before=before,
         after=item.resources,

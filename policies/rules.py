@@ -13,7 +13,7 @@ from django.utils.dateparse import parse_datetime
 
 from accounts.roles import Perm
 from accounts.tenancy import OrgContext
-from audit.changes import change_record
+from audit.changes import record_change
 from connectors.models import Connection
 from policies.constraints import ConstraintError, normalize
 from policies.models import Agent, Rule
@@ -129,16 +129,7 @@ def clean_rule(ctx: OrgContext, values: dict[str, Any]) -> dict[str, Any]:
 
 
 def _audit(ctx: OrgContext, action: str, rule: Rule, before: dict | None, after: dict | None) -> None:
-    change_record(
-        organization_id=ctx.organization.pk,
-        actor=ctx,
-        action=action,
-        target_type="rule",
-        target_id=rule.pk,
-        target_repr=rule_repr(rule),
-        before=before,
-        after=after,
-    )
+    record_change(ctx, action=action, target=rule, target_repr=rule_repr(rule), before=before, after=after)
 
 
 def _future(expires_at: datetime | None) -> None:
@@ -244,13 +235,10 @@ def agent_rules_replace(*, ctx: OrgContext, agent_id: int, rules: list[dict[str,
     created = [
         Rule.objects.create(organization=ctx.organization, agent=agent, created_by=ctx.user, **v) for v in cleaned
     ]
-    change_record(
-        organization_id=ctx.organization.pk,
-        actor=ctx,
+    record_change(
+        ctx,
         action=action,
-        target_type="agent",
-        target_id=agent.pk,
-        target_repr=agent.name,
+        target=agent,
         before={"rules": before},
         after={"rules": [rule_snapshot(r) for r in created]},
     )

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.roles import Perm
 from accounts.tenancy import OrgContext
-from audit.changes import change_record
+from audit.changes import record_change
 from connectors.models import CatalogItem, Connection
 from policies.models import Agent, AgentKey, Rule
 from policies.rules import agent_rules_replace, rule_create, rule_delete, rule_snapshot, rule_update, rules_of
@@ -46,16 +46,7 @@ def agent_snapshot(agent: Agent) -> dict:
 
 
 def _record(ctx: OrgContext, action: str, target_type: str, obj, before: dict | None, after: dict | None) -> None:
-    change_record(
-        organization_id=ctx.organization.pk,
-        actor=ctx,
-        action=action,
-        target_type=target_type,
-        target_id=obj.pk,
-        target_repr=str(obj),
-        before=before,
-        after=after,
-    )
+    record_change(ctx, action=action, target=obj, target_type=target_type, before=before, after=after)
 
 
 def _clean_name(name: str, field: str = "name") -> str:
