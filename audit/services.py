@@ -39,6 +39,8 @@ MAX_BATCH = 500
 # How long a row nobody waits for (a call's outcome) may wait for a batch to join.
 FLUSH_SECONDS = 0.005
 ID_BLOCK = 1000
+# Up to this many rows a batch is one prepared INSERT (one round trip); above, COPY (cheaper per row).
+SMALL_BATCH = 4
 
 
 def _insert_orm(rows: list[dict]) -> list[int]:
@@ -91,6 +93,7 @@ class _PgConnection:
     async def insert(self, rows: list[dict]) -> list[int]:
         """COPY, not INSERT: psycopg formats rows for COPY in C, a fraction of what binding a multi-row INSERT
         costs here; the ids come from the sequence beforehand, since COPY returns none."""
+        import psycopg
         from psycopg.types.json import Jsonb
 
         conn = await self.get()
@@ -101,9 +104,13 @@ class _PgConnection:
                     [pk, *(Jsonb(row[a]) if a in JSON_ATTRS and row[a] is not None else row[a] for a in ATTRS)]
                     for pk, row in zip(ids, rows, strict=True)
                 ]
-                if len(records) == 1:
-                    # One row (a quiet gateway): a prepared INSERT is one round trip, where COPY takes two.
-                    await conn.execute(_insert_statement(), records[0], prepare=True)
+                if len(records) <= SMALL_BATCH:
+                    # A few rows (a quiet gateway: a call and the previous call's outcome): a prepared INSERT is
+                    # one round trip, where COPY takes two.
+                    # A raw cursor: the statement already has $n placeholders, so psycopg need not parse it (it
+                    # caches the parse only up to 50 parameters; a row has 38).
+                    flat = [v for record in records for v in record]
+                    await psycopg.AsyncRawCursor(conn).execute(_insert_statement(len(records)), flat, prepare=True)
                 else:
                     # autocommit: the COPY is one statement and one durable commit, done when this block exits
                     async with conn.cursor().copy(_copy_statement()) as copy:
@@ -116,9 +123,10 @@ class _PgConnection:
 
 
 @functools.cache
-def _insert_statement() -> str:
-    placeholders = ",".join(["%s"] * (len(COLUMNS) + 1))
-    return f"INSERT INTO {Event._meta.db_table} (id,{','.join(COLUMNS)}) VALUES ({placeholders})"  # noqa: S608
+def _insert_statement(rows: int) -> str:
+    width = len(COLUMNS) + 1
+    values = ",".join("(" + ",".join(f"${r * width + c + 1}" for c in range(width)) + ")" for r in range(rows))
+    return f"INSERT INTO {Event._meta.db_table} (id,{','.join(COLUMNS)}) VALUES {values}"  # noqa: S608
 
 
 @functools.cache

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from gateway_bench import call_body, cpu_seconds, wait_port  # noqa: E402
+from gateway_bench import PY_SPY, call_body, cpu_seconds, wait_port  # noqa: E402
 
 MODERN = "2026-07-28"
 
@@ -246,7 +246,7 @@ def main() -> None:
                 if args.profile and r == 0 and phase == "on":
                     spy = subprocess.Popen(
                         [
-                            "py-spy",
+                            PY_SPY,
                             "record",
                             "--format",
                             "raw",

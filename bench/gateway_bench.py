@@ -32,6 +32,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 MODERN = "2026-07-28"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+# py-spy (pip install py-spy) from the same environment as this interpreter, else from PATH
+PY_SPY = (
+    str(Path(sys.executable).with_name("py-spy")) if Path(sys.executable).with_name("py-spy").exists() else "py-spy"
+)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -338,7 +342,7 @@ def main() -> None:
             if args.profile and concurrency == 1:
                 spy = subprocess.Popen(
                     [
-                        "py-spy",
+                        PY_SPY,
                         "record",
                         "--format",
                         "raw",

@@ -46,5 +46,23 @@ def _redact_daphne_access_log() -> None:
     AccessLogGenerator.write_entry = write_entry
 
 
+def _freeze_startup_objects() -> None:
+    """Everything loaded at start-up (Django, the apps, Twisted, the SDK's pydantic types: some 200,000 objects)
+    lives as long as the process. Left to the cyclic collector, every full collection walks all of it: under load
+    that measured a 115 ms pause every few seconds, 0.1 ms of CPU per gateway call and a doubled p99. Frozen, a
+    collection walks only what requests created. The modules the hot path imports on first use are loaded first
+    so that they are frozen too."""
+    import contextlib
+    import gc
+    import importlib
+
+    for name in ("psycopg", "psycopg.types.json", "gateway.bridge", "mcp.shared.exceptions", "redis.asyncio"):
+        with contextlib.suppress(ImportError):  # an optional part this deployment does not use
+            importlib.import_module(name)
+    gc.collect()
+    gc.freeze()
+
+
 _skip_twisted_form_parsing()
 _redact_daphne_access_log()
+_freeze_startup_objects()
