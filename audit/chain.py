@@ -25,6 +25,7 @@ from audit.models import Event
 
 # Every column the hash covers: all but the row's id and its own hash.
 HASHED = [f.attname for f in Event._meta.concrete_fields if f.attname not in ("id", "hash")]
+_HASHED = frozenset(HASHED)
 
 
 _keys: dict[str, bytes] = {}
@@ -50,16 +51,11 @@ def _ip(value: str) -> str:
 def canonical(row: dict[str, Any]) -> bytes:
     """Empty values are left out, so that a column added later (null or blank in older rows) leaves their hashes
     as they were. Floats print as ``repr`` in both directions; the time's ISO form is fixed by its value."""
-    data = {}
-    for name in HASHED:
-        value = row.get(name)
-        if value is None or value == "":
-            continue
-        if name == "time":
-            value = value.astimezone(dt.UTC).isoformat()
-        elif name == "source_ip":
-            value = _ip(value)
-        data[name] = value
+    data = {name: value for name, value in row.items() if value is not None and value != "" and name in _HASHED}
+    if "time" in data:
+        data["time"] = data["time"].astimezone(dt.UTC).isoformat()
+    if "source_ip" in data:
+        data["source_ip"] = _ip(data["source_ip"])
     return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str).encode()
 
 
@@ -71,12 +67,21 @@ def sign(text: str) -> str:
     return hmac.digest(_key(), b"checkpoint\n" + text.encode(), "sha256").hex()
 
 
+_PLAIN = frozenset({int, float, bool, type(None)})
+
+
 def clean_text(value: Any) -> Any:
-    """PostgreSQL refuses NUL in text and JSON: replace it, recursively, before an event is stored or hashed."""
+    """PostgreSQL refuses NUL in text and JSON: replace it, recursively, before an event is stored or hashed.
+    (On every event's fields: numbers and clean strings are passed over without a call each.)"""
     if isinstance(value, str):
         return value.replace("\x00", "\ufffd") if "\x00" in value else value
     if isinstance(value, dict):
-        return {clean_text(k): clean_text(v) for k, v in value.items()}
+        return {
+            (k if k.__class__ is str and "\x00" not in k else clean_text(k)): (
+                v if v.__class__ in _PLAIN or (v.__class__ is str and "\x00" not in v) else clean_text(v)
+            )
+            for k, v in value.items()
+        }
     if isinstance(value, list | tuple):
-        return [clean_text(v) for v in value]
+        return [v if v.__class__ in _PLAIN else clean_text(v) for v in value]
     return value

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import operator
 import secrets
 from typing import Any
 
@@ -34,7 +35,13 @@ from audit.models import Event
 logger = logging.getLogger(__name__)
 COLUMNS = [f.column for f in Event._meta.concrete_fields if not f.primary_key]
 ATTRS = [f.attname for f in Event._meta.concrete_fields if not f.primary_key]
-JSON_ATTRS = {f.attname for f in Event._meta.concrete_fields if f.get_internal_type() == "JSONField"}
+_VALUES = operator.itemgetter(*ATTRS)
+# Where the JSON columns sit in a COPY/INSERT record (after the id).
+_JSON_AT = [
+    i + 1
+    for i, f in enumerate(f for f in Event._meta.concrete_fields if not f.primary_key)
+    if f.get_internal_type() == "JSONField"
+]
 MAX_BATCH = 500
 # How long a row nobody waits for (a call's outcome) may wait for a batch to join.
 FLUSH_SECONDS = 0.005
@@ -100,10 +107,13 @@ class _PgConnection:
         try:
             async with asyncio.timeout(settings.AUDIT_WRITE_TIMEOUT_SECONDS):
                 ids = await self._ids(conn, len(rows))
-                records = [
-                    [pk, *(Jsonb(row[a]) if a in JSON_ATTRS and row[a] is not None else row[a] for a in ATTRS)]
-                    for pk, row in zip(ids, rows, strict=True)
-                ]
+                records = []
+                for pk, row in zip(ids, rows, strict=True):
+                    record = [pk, *_VALUES(row)]
+                    for i in _JSON_AT:
+                        if record[i] is not None:
+                            record[i] = Jsonb(record[i])
+                    records.append(record)
                 if len(records) <= SMALL_BATCH:
                     # A few rows (a quiet gateway: a call and the previous call's outcome): a prepared INSERT is
                     # one round trip, where COPY takes two.

@@ -88,8 +88,19 @@ async def record(req: Request, ctx: Context, sent_bytes: int | None = None) -> N
         "result_bytes": sent_bytes,
     }
     if ctx.event_id is not None:
-        # The request itself is stored; its outcome joins the next batch instead of paying a commit alone.
-        event_record_soon(**_who(req, ctx), kind=Event.Kind.OUTCOME, parent_id=ctx.event_id, **outcome)
+        # The request itself is stored; its outcome joins the next batch instead of paying a commit alone. It
+        # names its call (parent) and says only what the call's row could not: who and what are there already.
+        agent = ctx.agent
+        event_record_soon(
+            organization_id=agent.organization_id,
+            actor_type=Event.Actor.AGENT,
+            agent_id=agent.id,
+            request_id=str(ctx.request_id)[:100] if ctx.request_id is not None else "",
+            method=ctx.rpc_method[:64],
+            kind=Event.Kind.OUTCOME,
+            parent_id=ctx.event_id,
+            **outcome,
+        )
         return
     await event_record(
         **_who(req, ctx),
