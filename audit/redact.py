@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -25,6 +26,12 @@ SECRET_VALUE = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=4096)
+def _secret_name(name: str) -> bool:
+    """Argument names repeat from call to call: each is matched once."""
+    return SECRET_NAME.search(name) is not None
+
+
 def _redact(value: Any, extra: frozenset[str], depth: int = 0) -> Any:
     if depth > 20:
         return "[too deep]"
@@ -32,7 +39,7 @@ def _redact(value: Any, extra: frozenset[str], depth: int = 0) -> Any:
         out = {}
         for k, v in value.items():
             name = str(k)
-            hidden = SECRET_NAME.search(name) or name.lower() in extra
+            hidden = _secret_name(name) or (extra and name.lower() in extra)
             out[name] = REDACTED if hidden and v not in (None, "") else _redact(v, extra, depth + 1)
         return out
     if isinstance(value, list | tuple):
@@ -49,6 +56,9 @@ def redact(value: Any, *, fields: frozenset[str] = frozenset(), max_bytes: int |
     cap = settings.AUDIT_ARGUMENTS_MAX_BYTES if max_bytes is None else max_bytes
     cleaned = clean_text(_redact(value, frozenset(f.lower() for f in fields)))
     encoded = json.dumps(cleaned, ensure_ascii=False, default=str)
-    if len(encoded.encode()) <= cap:
+    if len(encoded) * 4 <= cap:  # no character takes more than 4 bytes: small enough without encoding it
         return cleaned
-    return {"_truncated": True, "_bytes": len(encoded.encode()), "preview": encoded[: max(cap // 2, 64)]}
+    size = len(encoded.encode())
+    if size <= cap:
+        return cleaned
+    return {"_truncated": True, "_bytes": size, "preview": encoded[: max(cap // 2, 64)]}

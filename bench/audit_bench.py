@@ -30,9 +30,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from gateway_bench import PY_SPY, call_body, cpu_seconds, wait_port  # noqa: E402
+from gateway_bench import PY_SPY, call_body, cpu_seconds, postgres_cpu_seconds, wait_port  # noqa: E402
 
 MODERN = "2026-07-28"
+
+
+def machine_idle_seconds() -> float:
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()
+    return (int(fields[4]) + int(fields[5])) / os.sysconf("SC_CLK_TCK")
 
 
 def shell(env: dict, script: str):
@@ -239,6 +244,10 @@ def main() -> None:
         answered_on: dict[int, list[str]] = {}
         calls = {"on": 0, "off": 0}
         cpu = {"on": 0.0, "off": 0.0}
+        db_cpu = {"on": 0.0, "off": 0.0}
+        idle = {"on": 0.0, "off": 0.0}
+        up_cpu = {"on": 0.0, "off": 0.0}
+        load_cpu = {"on": 0.0, "off": 0.0}
         for r in range(rounds):
             for phase in ("on", "off"):
                 tag = f"b{run_id}{phase}-{r}"
@@ -262,9 +271,14 @@ def main() -> None:
                         stdout=subprocess.DEVNULL,
                         stderr=subprocess.DEVNULL,
                     )
-                cpu0 = cpu_seconds(pids[phase])
+                cpu0, db0, idle0 = cpu_seconds(pids[phase]), postgres_cpu_seconds(), machine_idle_seconds()
+                up0, me0 = cpu_seconds(upstream.pid), cpu_seconds(os.getpid())
                 answered, errors = asyncio.run(agents_load(bases[phase], agents, args.seconds / rounds, tag))
                 cpu[phase] += cpu_seconds(pids[phase]) - cpu0
+                db_cpu[phase] += postgres_cpu_seconds() - db0
+                idle[phase] += machine_idle_seconds() - idle0
+                up_cpu[phase] += cpu_seconds(upstream.pid) - up0
+                load_cpu[phase] += cpu_seconds(os.getpid()) - me0
                 if spy is not None:
                     spy.wait(timeout=60)
                 calls[phase] += sum(len(v) for v in answered.values())
@@ -275,11 +289,19 @@ def main() -> None:
                         answered_on.setdefault(pk, []).extend(ids)
         rates = {phase: n / args.seconds for phase, n in calls.items()}
         cpu_ms = {phase: cpu[phase] / max(calls[phase], 1) * 1000 for phase in cpu}
+        db_ms = {phase: db_cpu[phase] / max(calls[phase], 1) * 1000 for phase in cpu}
         for phase in ("on", "off"):
-            print(f"auditing {phase}: {rates[phase]:.0f} calls/s, gateway CPU {cpu_ms[phase]:.3f} ms per call")
+            print(
+                f"auditing {phase}: {rates[phase]:.0f} calls/s, gateway CPU {cpu_ms[phase]:.3f} ms per call, "
+                f"PostgreSQL CPU {db_ms[phase]:.3f} ms per call"
+            )
+            n = max(calls[phase], 1) / 1000
+            print(f"  upstream {up_cpu[phase] / n:.3f} ms, load generator {load_cpu[phase] / n:.3f} ms per call; "
+                  f"machine idle {idle[phase] / (args.seconds / 2 if False else args.seconds):.0%} of a CPU")
         time.sleep(1.0)  # outcome rows follow their answers by a commit
         report["completeness"] = check("auditing on", answered_on, stored(env, f"b{run_id}on"))
         report["cpu_ms_per_call"] = cpu_ms
+        report["postgres_cpu_ms_per_call"] = db_ms
         for process in started[1:]:
             process.terminate()
             process.wait(timeout=10)
