@@ -296,8 +296,10 @@ def main() -> None:
                 f"PostgreSQL CPU {db_ms[phase]:.3f} ms per call"
             )
             n = max(calls[phase], 1) / 1000
-            print(f"  upstream {up_cpu[phase] / n:.3f} ms, load generator {load_cpu[phase] / n:.3f} ms per call; "
-                  f"machine idle {idle[phase] / (args.seconds / 2 if False else args.seconds):.0%} of a CPU")
+            print(
+                f"  upstream {up_cpu[phase] / n:.3f} ms, load generator {load_cpu[phase] / n:.3f} ms per call; "
+                f"machine idle {idle[phase] / (args.seconds / 2 if False else args.seconds):.0%} of a CPU"
+            )
         time.sleep(1.0)  # outcome rows follow their answers by a commit
         report["completeness"] = check("auditing on", answered_on, stored(env, f"b{run_id}on"))
         report["cpu_ms_per_call"] = cpu_ms

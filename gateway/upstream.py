@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import itertools
 import json
 import logging
@@ -285,9 +284,7 @@ _pool: dict[tuple, HttpUpstream | SdkUpstream] = {}
 def upstream_for(conn: ConnectionRuntime) -> HttpUpstream | SdkUpstream | BuiltinUpstream:
     if conn.kind != "mcp":
         return BuiltinUpstream(conn)  # stateless: the token comes from the credential cache per call
-    # Keyed by everything that shapes the upstream session: a changed URL, header or era gets a fresh one.
-    headers = hashlib.sha256(json.dumps(conn.headers, sort_keys=True).encode()).hexdigest()
-    key = (conn.id, conn.transport, conn.url, conn.command_name, conn.protocol_version, headers)
+    key = conn.pool_key
     upstream = _pool.get(key)
     if upstream is None:
         upstream = HttpUpstream(conn) if conn.transport == "streamable_http" else SdkUpstream(conn)

@@ -10,6 +10,9 @@ compares each rule's expiry with the clock on every decision.
 from __future__ import annotations
 
 import asyncio
+import functools
+import hashlib
+import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -42,6 +45,12 @@ class ConnectionRuntime:
     headers: dict[str, str] = field(repr=False)
     kind: str = "mcp"  # github and google are served by built-in tools, not an upstream MCP server
     credential_id: int | None = None  # their OAuth grant; its token is fetched per call through a cache
+
+    @functools.cached_property
+    def pool_key(self) -> tuple:
+        """Everything that shapes an upstream session: a changed URL, header or era gets a fresh one."""
+        headers = hashlib.sha256(json.dumps(self.headers, sort_keys=True).encode()).hexdigest()
+        return (self.id, self.transport, self.url, self.command_name, self.protocol_version, headers)
 
 
 @dataclass(frozen=True)
