@@ -206,3 +206,37 @@ class SiemSink(OrganizationOwned):
 
     def get_secret(self) -> str:
         return vault.decrypt(self.secret_ciphertext, aad=self._aad()).decode()
+
+
+class VerifyRun(OrganizationOwned):
+    """One integrity check of an organization's trail, asked for on the Activity page and run by a Celery worker
+    (a long trail takes longer than a request may); the page follows its progress and shows its verdict."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    requested_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    checked = models.BigIntegerField(default=0)  # events checked so far, then in all
+    segments = models.IntegerField(default=0)
+    ok = models.BooleanField(null=True)
+    first_break = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "-created_at"], name="audit_verifyrun_org")]
+
+    def __str__(self) -> str:
+        return f"integrity check {self.pk} of organization {self.organization_id}"
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)

@@ -31,3 +31,11 @@ def siem_push_due() -> None:
 def siem_push_sink(sink_id: int) -> dict:
     result = siem_push(sink_id=sink_id)
     return {"sent": result.sent, "batches": result.batches, "error": result.error, "skipped": result.skipped}
+
+
+@shared_task(name="audit.verify_run", ignore_result=True)
+def audit_verify_run(run_id: int) -> None:
+    from audit.verify_runs import verify_run_execute
+
+    with audit_context(via="system"):
+        verify_run_execute(run_id)

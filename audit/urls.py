@@ -11,6 +11,7 @@ urlpatterns = [
     path(ACTIVITY + "charts/", views.activity_charts, name="activity_charts"),
     path(ACTIVITY + "export/", views.activity_export, name="activity_export"),
     path(ACTIVITY + "verify/", views.activity_verify, name="activity_verify"),
+    path(ACTIVITY + "verify/<int:pk>/", views.activity_verify_run, name="activity_verify_run"),
     path(SETTINGS, views_settings.audit_settings, name="audit_settings"),
     path(SETTINGS + "siem/", views_settings.audit_siem, name="audit_siem"),
     path(SETTINGS + "siem/rotate/", views_settings.audit_siem_rotate, name="audit_siem_rotate"),

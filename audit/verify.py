@@ -9,6 +9,7 @@ gone), and a forged or edited checkpoint (its signature does not match).
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,7 +57,10 @@ def _break(report: Report, row: dict | None, segment: str, seq: int | None, reas
     return report
 
 
-def verify_organization(organization_id: int | None) -> Report:
+def verify_organization(
+    organization_id: int | None, *, progress: Callable[[int], None] | None = None, every: int = 20_000
+) -> Report:
+    """``progress`` hears how many events have been checked, every ``every`` events."""
     report = Report(organization_id=organization_id)
     seals, horizons = _checkpoints(organization_id, report)
     if not report.ok:
@@ -96,6 +100,8 @@ def verify_organization(organization_id: int | None) -> Report:
             )
         prev, expected = row["hash"], expected + 1
         report.checked += 1
+        if progress is not None and report.checked % every == 0:
+            progress(report.checked)
         if segment in seals and seals[segment].seq == seq and seals[segment].hash != row["hash"]:
             return _break(report, row, segment, seq, f"event {row['id']} does not match the seal of its segment")
     if segment is not None:

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -16,8 +17,10 @@ from accounts.tenancy import OrgContext, org_view
 from audit import charts as charts_mod
 from audit.export import FORMATS, export_response
 from audit.forms import EventFilterForm, cursor_encode
+from audit.models import VerifyRun
 from audit.rows import present
 from audit.selectors import changed_fields, event_detail, event_page, known_values
+from audit.verify_runs import verify_request
 
 PAGE_SIZE = 50
 
@@ -46,6 +49,7 @@ def activity(request: HttpRequest, ctx: OrgContext) -> HttpResponse:
     status = 400 if context.get("invalid") else 200
     since = timezone.now() - dt.timedelta(hours=24)  # suggestions from a day: a bounded scan of the index
     context["known"] = known_values(organization_id=ctx.organization.pk, since=since)
+    context["run"] = ctx.scoped(VerifyRun).order_by("-created_at").first()  # the last check, or the one under way
     return TemplateResponse(request, "audit/activity.html", context, status=status)
 
 
@@ -121,10 +125,20 @@ def activity_export(request: HttpRequest, ctx: OrgContext) -> HttpResponseBase:
 @org_view(Perm.VIEW_AUDIT)
 @require_POST
 def activity_verify(request: HttpRequest, ctx: OrgContext) -> HttpResponse:
-    from audit.verify import verify_organization
-
-    result = verify_organization(ctx.organization.pk)
-    context = {"nav": "activity", "result": result, "checked_at": timezone.now()}
+    """Queues an integrity check (or follows the one under way) and shows where it stands."""
+    run = verify_request(ctx)
     if request.headers.get("HX-Request") == "true":
-        return TemplateResponse(request, "audit/_verify.html", context)
-    return TemplateResponse(request, "audit/verify.html", context)
+        return _verify_response(request, ctx, run, fragment=True)
+    return redirect("activity_verify_run", org_slug=ctx.organization.slug, pk=run.pk)
+
+
+@org_view(Perm.VIEW_AUDIT)
+@require_GET
+def activity_verify_run(request: HttpRequest, ctx: OrgContext, pk: int) -> HttpResponse:
+    run = ctx.get(VerifyRun, pk=pk)
+    return _verify_response(request, ctx, run, fragment=request.headers.get("HX-Request") == "true")
+
+
+def _verify_response(request: HttpRequest, ctx: OrgContext, run: VerifyRun, *, fragment: bool) -> HttpResponse:
+    context = {"nav": "activity", "run": run, "slug": ctx.organization.slug}
+    return TemplateResponse(request, "audit/_verify.html" if fragment else "audit/verify.html", context)

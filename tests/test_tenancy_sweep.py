@@ -16,6 +16,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from accounts import services
 from accounts.models import Membership
 from accounts.tenancy import resolve_org_context
+from audit.models import VerifyRun
 from audit.tests.helpers import make_call
 from connectors.models import CatalogItem, Connection, Credential
 from connectors.services import connection_create
@@ -99,6 +100,10 @@ def event(objs):
     return {**acme(objs), "pk": objs["event"].pk}
 
 
+def verify_run(objs):
+    return {**acme(objs), "pk": objs["verify_run"].pk}
+
+
 # Nothing listens there: creating or syncing a connection to it fails fast and records the error.
 CLOSED_UPSTREAM = "http://127.0.0.1:9/mcp"
 
@@ -157,7 +162,8 @@ ROWS = [
     Row("activity_event", "get", only(200, *READERS), event),
     Row("activity_charts", "get", only(200, *READERS), acme, {"by": "agent"}),
     Row("activity_export", "get", only(200, *READERS), acme, {"format": "csv", "agent": "release-bot"}),
-    Row("activity_verify", "post", only(200, *READERS), acme),
+    Row("activity_verify", "post", only(302, *READERS), acme),
+    Row("activity_verify_run", "get", only(200, *READERS), verify_run),
     Row("audit_settings", "get", only(200, *READERS), acme),
     Row("audit_settings", "post", only(302, *OWNER_ADMIN), acme, {"days": "30"}),
     Row("audit_siem", "post", only(200, *OWNER_ADMIN), acme, {"url": "https://siem.example.test/collect"}),
@@ -321,6 +327,7 @@ def objs(world):
         "rule": rule,
         "event": call,
         "approval": pending,
+        "verify_run": VerifyRun.objects.create(organization=world.acme, status="done", ok=True),
         "world": world,
     }
 

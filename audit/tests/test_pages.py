@@ -116,7 +116,9 @@ def test_charts_refuse_a_bad_grouping_with_a_field_error(world, client_as):
     assert "Group by agent, tool, or nothing." in response.content.decode()
 
 
-def test_verify_integrity_reports_an_intact_chain_then_names_the_edited_event(world, client_as):
+def test_verify_integrity_reports_an_intact_chain_then_names_the_edited_event(
+    world, client_as, django_capture_on_commit_callbacks
+):
     from audit.changes import change_record
     from audit.models import Event
 
@@ -132,10 +134,16 @@ def test_verify_integrity_reports_an_intact_chain_then_names_the_edited_event(wo
         )
     client = client_as(world.auditor)
     url = page(None, world, "activity_verify")
-    intact = client.post(url, HTTP_HX_REQUEST="true")
-    assert intact.status_code == 200 and "Intact." in intact.content.decode()
-    assert "<html" not in intact.content.decode()  # htmx gets the fragment only
+    with django_capture_on_commit_callbacks(execute=True):  # the worker (an eager queue) runs it on commit
+        queued = client.post(url, HTTP_HX_REQUEST="true")
+    assert queued.status_code == 200 and "<html" not in queued.content.decode()  # htmx gets the fragment only
+    intact = client.get(page(None, world))  # Activity shows the last verdict
+    assert "Intact." in intact.content.decode()
     edited = Event.objects.filter(organization_id=world.acme.pk, method="rule.update").order_by("id")[1]
     Event.objects.filter(pk=edited.pk).update(after={"effect": "allow"})
-    broken = client.post(url).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        asked = client.post(url)  # without htmx: to the check's own page
+    assert asked.status_code == 302 and "/activity/verify/" in asked["Location"]
+    broken = client.get(asked["Location"]).content.decode()
     assert "Broken." in broken and f"#{edited.pk}" in broken and "<html" in broken
+    assert "Broken." in client.get(page(None, world)).content.decode()  # Activity shows the last verdict
