@@ -148,8 +148,10 @@ def _copy_statement() -> str:
 
 
 class _GroupWriter:
-    """Callers that arrive while a batch commits wait for the next one; the first caller drains in its own task
-    (no task to schedule on a quiet gateway)."""
+    """Callers that arrive while a batch commits wait for the next one. The caller that finds the writer idle
+    writes its batch in its own task (no task to schedule on a quiet gateway), then hands whatever gathered
+    meanwhile to a background task: its own answer never waits for batches after its own (under steady load the
+    queue never empties, and a caller that drained it measured a 5 ms prewrite at 32 concurrent calls)."""
 
     def __init__(self) -> None:
         self._pending: list[tuple[dict, asyncio.Future | None]] = []
@@ -165,10 +167,27 @@ class _GroupWriter:
         if not self._draining:
             self._draining = True
             try:
-                await self._drain()
+                await self._drain_batch()
             finally:
-                self._draining = False
+                self._hand_over()
         return await future
+
+    def _hand_over(self) -> None:
+        """After a caller's batch: rows that arrived meanwhile go on in the background, else the writer idles."""
+        if self._pending:
+            task = asyncio.get_running_loop().create_task(self._drain_rest())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        else:
+            self._draining = False
+
+    async def _drain_rest(self) -> None:
+        try:
+            await self._drain()
+        except Exception:
+            logger.exception("audit write failed")
+        finally:
+            self._draining = False
 
     def write_soon(self, row: dict) -> None:
         """Queues a row that nobody waits for: it joins the next batch, or a batch of its own within
@@ -208,34 +227,40 @@ class _GroupWriter:
         self._heads = {}
 
     async def _drain(self) -> None:
-        postgres = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
         while self._pending:
-            batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
-            rows = [row for row, _ in batch]
-            self._link(rows)
-            try:
-                if postgres:
-                    ids = await _pg.insert(rows)
-                else:
-                    ids = await sync_to_async(_insert_orm, thread_sensitive=False)(rows)
-            except BaseException as exc:
-                self._new_segment()
-                logger.error("audit write of %s events failed: %r", len(rows), exc)
-                unawaited = sum(future is None for _, future in batch)
-                if unawaited:
-                    logger.error("%s audit outcome rows were not stored: their calls show no outcome", unawaited)
-                failure = exc if isinstance(exc, Exception) else AuditUnavailable("the audit write was interrupted")
-                for _, future in batch:
-                    if future is not None and not future.done():
-                        future.set_exception(failure)
-                if not isinstance(exc, Exception):
-                    raise
+            await self._drain_batch()
+
+    async def _drain_batch(self) -> None:
+        """Stores the next batch; a failure goes to its callers (and the log), and starts a new segment."""
+        postgres = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+        if not self._pending:
+            return
+        batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
+        rows = [row for row, _ in batch]
+        self._link(rows)
+        try:
+            if postgres:
+                ids = await _pg.insert(rows)
             else:
-                for (row, future), pk in zip(batch, ids, strict=True):
-                    row["id"] = pk
-                    if future is not None and not future.done():
-                        future.set_result(pk)
-                live.publish(rows)
+                ids = await sync_to_async(_insert_orm, thread_sensitive=False)(rows)
+        except BaseException as exc:
+            self._new_segment()
+            logger.error("audit write of %s events failed: %r", len(rows), exc)
+            unawaited = sum(future is None for _, future in batch)
+            if unawaited:
+                logger.error("%s audit outcome rows were not stored: their calls show no outcome", unawaited)
+            failure = exc if isinstance(exc, Exception) else AuditUnavailable("the audit write was interrupted")
+            for _, future in batch:
+                if future is not None and not future.done():
+                    future.set_exception(failure)
+            if not isinstance(exc, Exception):
+                raise
+        else:
+            for (row, future), pk in zip(batch, ids, strict=True):
+                row["id"] = pk
+                if future is not None and not future.done():
+                    future.set_result(pk)
+            live.publish(rows)
 
 
 class AuditUnavailable(Exception):

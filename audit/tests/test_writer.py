@@ -70,3 +70,31 @@ def test_a_commit_whose_answer_was_lost_does_not_fork_the_chain(world, monkeypat
     report = verify_organization(world.acme.pk)
     assert report.ok, report.first_break
     assert report.segments == 3  # the lost batch's, the next one's, and the creation of the organization
+
+
+def test_a_caller_never_waits_for_batches_after_its_own(world):
+    """Under steady load the queue never empties: the caller that wrote a batch returns when its batch is
+    stored, and the rows that gathered meanwhile go on in the background."""
+    org = world.acme.pk
+
+    async def scenario():
+        first = asyncio.ensure_future(event_record(organization_id=org, method="tools/call", tool="first"))
+        await asyncio.sleep(0)  # the first caller's batch is in flight
+        later = [
+            asyncio.ensure_future(event_record(organization_id=org, method="tools/call", tool=f"later{i}"))
+            for i in range(5)
+        ]
+        first_id = await first
+        writer = services._writer()
+        # The first call is answered while the rows that arrived after it are still being written by another task.
+        handed_over = writer._draining and not all(task.done() for task in later)
+        later_ids = await asyncio.gather(*later)
+        while writer._draining:
+            await asyncio.sleep(0.001)
+        return first_id, later_ids, handed_over
+
+    first_id, later_ids, handed_over = run(scenario())
+    assert handed_over
+    assert Event.objects.get(pk=first_id).tool == "first"
+    assert [Event.objects.get(pk=pk).tool for pk in later_ids] == [f"later{i}" for i in range(5)]
+    assert verify_organization(org).ok
