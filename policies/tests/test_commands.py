@@ -6,6 +6,7 @@ import io
 import json
 
 import pytest
+import yaml
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
@@ -116,3 +117,55 @@ def test_the_commands_explain_what_is_wrong_and_change_nothing(world, connection
             call_command(*args, stdout=io.StringIO())
     assert rules_of(Agent.objects.get(name="bot")) == before
     assert Agent.objects.count() == 1 and not AgentKey.objects.exists()
+
+
+def test_an_operator_exports_a_policy_and_imports_it_into_another_agent(world, connections, tmp_path):
+    slug = world.acme.slug
+    run("create_agent", "--org", slug, "--name", "release-bot")
+    run("create_agent", "--org", slug, "--name", "copy-bot")
+    run("set_rules", "--org", slug, "--agent", "release-bot", "--allow", "github", "--deny", "github:delete_repo")
+    out = io.StringIO()
+    call_command("policy_export", "--org", slug, "--agent", "release-bot", stdout=out)
+    document = out.getvalue()
+    assert document.startswith("agent: release-bot") and "delete_repo" in document  # YAML for review in git
+    path = tmp_path / "policy.yaml"
+    path.write_text(document)
+    assert run("policy_import", "--org", slug, "--agent", "copy-bot", str(path)) == {
+        "organization": slug,
+        "agent": "copy-bot",
+        "rules": 2,
+    }
+    release, copy = Agent.objects.get(name="release-bot"), Agent.objects.get(name="copy-bot")
+    assert rules_of(copy) == rules_of(release)
+    exported = io.StringIO()
+    call_command("policy_export", "--org", slug, "--agent", "copy-bot", "--json", stdout=exported)
+    assert json.loads(exported.getvalue())["rules"] == yaml.safe_load(document)["rules"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("rules: [\n", "Not valid YAML or JSON"),
+        ('{"rules": [{"effect": "allow", "connection": "nowhere", "target": "all"}]}', "no connection named"),
+        ('{"rules": [{"effect": "allow", "connection": "github", "colour": "red"}]}', "unknown fields colour"),
+        ("[]", "an object with a list of rules"),
+    ],
+)
+def test_a_bad_policy_document_changes_nothing_and_says_why(world, connections, tmp_path, text, message):
+    slug = world.acme.slug
+    run("create_agent", "--org", slug, "--name", "release-bot")
+    run("set_rules", "--org", slug, "--agent", "release-bot", "--allow", "drive")
+    before = rules_of(Agent.objects.get(name="release-bot"))
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(CommandError, match=message):
+        call_command("policy_import", "--org", slug, "--agent", "release-bot", str(path))
+    assert rules_of(Agent.objects.get(name="release-bot")) == before
+
+
+def test_policy_commands_name_what_they_cannot_find(world, connections, tmp_path):
+    with pytest.raises(CommandError, match="no agent named 'ghost'"):
+        call_command("policy_export", "--org", world.acme.slug, "--agent", "ghost")
+    run("create_agent", "--org", world.acme.slug, "--name", "release-bot")
+    with pytest.raises(CommandError, match="cannot read"):
+        call_command("policy_import", "--org", world.acme.slug, "--agent", "release-bot", str(tmp_path / "none.yaml"))
