@@ -120,9 +120,12 @@ class _PgConnection:
                 if len(records) <= SMALL_BATCH:
                     # The usual batch: a few calls and earlier calls' outcomes.
                     # A raw cursor: the statement already has $n placeholders, so psycopg need not parse it (it
-                    # caches the parse only up to 50 parameters; a row has 38).
+                    # caches the parse only up to 50 parameters; a row has 38). Binary parameters: a batch of 8
+                    # measured 170-200 us of CPU here against 250 as text, and PostgreSQL parses no numbers.
                     flat = [v for record in records for v in record]
-                    await psycopg.AsyncRawCursor(conn).execute(_insert_statement(len(records)), flat, prepare=True)
+                    await psycopg.AsyncRawCursor(conn).execute(
+                        _insert_statement(len(records)), flat, prepare=True, binary=True
+                    )
                 else:
                     # autocommit: the COPY is one statement and one durable commit, done when this block exits
                     async with conn.cursor().copy(_copy_statement()) as copy:
