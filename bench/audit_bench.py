@@ -32,7 +32,16 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from gateway_bench import PY_SPY, call_body, cpu_seconds, postgres_cpu_seconds, wait_port  # noqa: E402
+from gateway_bench import (  # noqa: E402
+    call_body,
+    cpu_seconds,
+    database_create,
+    manage_shell,
+    postgres_cpu_seconds,
+    py_spy_record,
+    start_gateway,
+    start_upstream,
+)
 
 MODERN = "2026-07-28"
 
@@ -40,19 +49,6 @@ MODERN = "2026-07-28"
 def machine_idle_seconds() -> float:
     fields = Path("/proc/stat").read_text().splitlines()[0].split()
     return (int(fields[4]) + int(fields[5])) / os.sysconf("SC_CLK_TCK")
-
-
-def shell(env: dict, script: str):
-    """Runs ``script`` in ``manage.py shell`` and returns the JSON it printed last."""
-    done = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", script],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def prepare(env: dict, upstream_url: str, agents: int) -> list[tuple[str, str, int]]:
@@ -78,38 +74,7 @@ for i in range({agents}):
     out.append([agent.public_id, key, agent.pk])
 print(json.dumps(out))
 """
-    done = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", script],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return [tuple(row) for row in json.loads(done.stdout.strip().splitlines()[-1])]
-
-
-def start_gateway(env: dict, port: int) -> subprocess.Popen:
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "--access-log",
-            os.devnull,
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "scopegate.asgi:application",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    wait_port(port)
-    return process
+    return [tuple(row) for row in manage_shell(env, script)]
 
 
 async def agents_load(base: str, agents: list, seconds: float, tag: str) -> tuple[dict[int, list[str]], int]:
@@ -163,15 +128,7 @@ outcomes = Counter(Event.objects.filter(kind="outcome", request_id__startswith="
                    .values_list("request_id", flat=True))
 print(json.dumps({{"events": events, "outcomes": outcomes}}))
 """
-    done = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", script],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return manage_shell(env, script)
 
 
 def check(label: str, answered: dict[int, list[str]], rows: dict) -> dict:
@@ -213,23 +170,13 @@ def main() -> None:
         "SCOPEGATE_LOG_LEVEL": "WARNING",
     }
     env.pop("REDIS_URL", None)
-    db_name = args.database_url.rsplit("/", 1)[1]
-    subprocess.run(
-        ["psql", args.database_url.rsplit("/", 1)[0] + "/postgres", "-qc", f"CREATE DATABASE {db_name}"],
-        capture_output=True,
-    )
+    database_create(args.database_url)
     started: list[subprocess.Popen] = []
     report: dict = {}
     try:
         upstream_port = free_port()
-        upstream = subprocess.Popen(
-            [sys.executable, "-m", "tests.upstreams.echo_server", "streamable-http", str(upstream_port)],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        upstream = start_upstream(upstream_port)
         started.append(upstream)
-        wait_port(upstream_port)
         agents = prepare(env, f"http://127.0.0.1:{upstream_port}/mcp", args.agents)
         print(f"{len(agents)} agents, {args.seconds:.0f} s per phase, one daphne gateway on PostgreSQL")
         run_id = str(int(time.time()))
@@ -255,24 +202,7 @@ def main() -> None:
                 tag = f"b{run_id}{phase}-{r}"
                 spy = None
                 if args.profile and r == 0 and phase == "on":
-                    spy = subprocess.Popen(
-                        [
-                            PY_SPY,
-                            "record",
-                            "--format",
-                            "raw",
-                            "--rate",
-                            "500",
-                            "-o",
-                            args.profile,
-                            "--pid",
-                            str(pids[phase]),
-                            "-d",
-                            str(int(args.seconds / rounds)),
-                        ],
-                        stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL,
-                    )
+                    spy = py_spy_record(pids[phase], args.seconds / rounds, args.profile)
                 cpu0, db0, idle0 = cpu_seconds(pids[phase]), postgres_cpu_seconds(), machine_idle_seconds()
                 up0, me0 = cpu_seconds(upstream.pid), cpu_seconds(os.getpid())
                 answered, errors = asyncio.run(agents_load(bases[phase], agents, args.seconds / rounds, tag))

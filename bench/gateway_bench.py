@@ -138,6 +138,68 @@ def wait_port(port: int, timeout: float = 30) -> None:
     raise RuntimeError(f"nothing listens on {port}")
 
 
+def manage_shell(env: dict, script: str):
+    """Runs ``script`` in ``manage.py shell`` and returns the JSON it printed last."""
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def database_create(url: str) -> None:
+    """The bench's own database, created if missing (an existing one is reused: its migrations run anyway)."""
+    server, name = url.rsplit("/", 1)
+    subprocess.run(["psql", server + "/postgres", "-qc", f"CREATE DATABASE {name}"], capture_output=True)
+
+
+def py_spy_record(pid: int, seconds: float, out: str) -> subprocess.Popen:
+    """py-spy sampling ``pid`` for ``seconds`` into ``out`` (raw collapsed stacks, 500 Hz)."""
+    command = [PY_SPY, "record", "--format", "raw", "--rate", "500", "-o", out, "--pid", str(pid)]
+    return subprocess.Popen([*command, "-d", str(int(seconds))], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def start_upstream(port: int) -> subprocess.Popen:
+    """The SDK echo server (tests/upstreams/echo_server.py) over Streamable HTTP, listening once this returns."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.upstreams.echo_server", "streamable-http", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_port(port)
+    return process
+
+
+def start_gateway(env: dict, port: int) -> subprocess.Popen:
+    """One daphne gateway (access log formatted and discarded, as a served one pays for it), listening once this
+    returns."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "daphne",
+            "--access-log",
+            os.devnull,
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "scopegate.asgi:application",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_port(port)
+    return process
+
+
 def prepare(env: dict, upstream_url: str, rules: int = 0) -> tuple[str, str, str, str]:
     """Migrates the bench database and creates an organization, a connection, an agent and its key."""
     subprocess.run([sys.executable, "manage.py", "migrate", "--no-input", "-v0"], cwd=ROOT, env=env, check=True)
@@ -187,15 +249,7 @@ if {rules}:
 print(json.dumps({{"agent": agent.public_id, "key": key, "many": many, "many_key": many_key,
                   "status": conn.status, "error": conn.last_error}}))
 """
-    out = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", script],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    data = json.loads(out.strip().splitlines()[-1])
+    data = manage_shell(env, script)
     if data["status"] != "active":
         raise RuntimeError(f"the bench connection failed: {data['error']}")
     return data["agent"], data["key"], data["many"], data["many_key"]
@@ -297,49 +351,17 @@ def main() -> None:
         env["REDIS_URL"] = args.redis_url
     else:
         env.pop("REDIS_URL", None)
-    subprocess.run(
-        [
-            "psql",
-            args.database_url.rsplit("/", 1)[0] + "/postgres",
-            "-qc",
-            f"CREATE DATABASE {args.database_url.rsplit('/', 1)[1]}",
-        ],
-        capture_output=True,
-    )
+    database_create(args.database_url)
 
     upstream_port, gateway_port = free_port(), free_port()
     started: list[subprocess.Popen] = []
     try:
-        upstream = subprocess.Popen(
-            [sys.executable, "-m", "tests.upstreams.echo_server", "streamable-http", str(upstream_port)],
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        upstream = start_upstream(upstream_port)
         started.append(upstream)
-        wait_port(upstream_port)
         upstream_url = f"http://127.0.0.1:{upstream_port}/mcp"
         agent, key, many, many_key = prepare(env, upstream_url, args.rules)
-        gateway = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "--access-log",
-                os.devnull,
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(gateway_port),
-                "scopegate.asgi:application",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        gateway = start_gateway(env, gateway_port)
         started.append(gateway)
-        wait_port(gateway_port)
         gateway_url = f"http://127.0.0.1:{gateway_port}/mcp/{agent}"
         auth = {"Authorization": f"Bearer {key}"}
         print(
@@ -355,24 +377,7 @@ def main() -> None:
             direct = summarize("direct to upstream", lat, args.seconds, errors)
             spy = None
             if args.profile and concurrency == 1:
-                spy = subprocess.Popen(
-                    [
-                        PY_SPY,
-                        "record",
-                        "--format",
-                        "raw",
-                        "--rate",
-                        "500",
-                        "-o",
-                        args.profile,
-                        "--pid",
-                        str(gateway.pid),
-                        "-d",
-                        str(int(args.seconds)),
-                    ],
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
+                spy = py_spy_record(gateway.pid, args.seconds, args.profile)
             cpu0 = cpu_seconds(gateway.pid)
             errors, lat = asyncio.run(load(gateway_url, "echo__echo", auth, concurrency, args.seconds))
             cpu = cpu_seconds(gateway.pid) - cpu0

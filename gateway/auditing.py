@@ -44,11 +44,15 @@ def _who(req: Request, ctx: Context) -> dict[str, Any]:
         "client_version": ctx.client_version,
         "source_ip": req.client or None,
         "session_ref": session_ref(ctx.session.token) if ctx.session is not None else "",
-        "request_id": str(ctx.request_id)[:100] if ctx.request_id is not None else "",
+        "request_id": _request_ref(ctx),
         "method": ctx.rpc_method[:64] or req.http_method,
         "connection": ctx.connection,
         "tool": ctx.tool,
     }
+
+
+def _request_ref(ctx: Context) -> str:
+    return str(ctx.request_id)[:100] if ctx.request_id is not None else ""
 
 
 def _elapsed_ms(ctx: Context) -> float:
@@ -95,7 +99,7 @@ async def record(req: Request, ctx: Context, sent_bytes: int | None = None) -> N
             organization_id=agent.organization_id,
             actor_type=Event.Actor.AGENT,
             agent_id=agent.id,
-            request_id=str(ctx.request_id)[:100] if ctx.request_id is not None else "",
+            request_id=_request_ref(ctx),
             method=ctx.rpc_method[:64],
             kind=Event.Kind.OUTCOME,
             parent_id=ctx.event_id,

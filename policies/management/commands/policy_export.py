@@ -1,3 +1,5 @@
+import json
+
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.management._context import operator_context
@@ -14,8 +16,6 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **opts) -> None:
-        import json
-
         ctx = operator_context(opts["org"])
         agent = ctx.scoped(Agent).filter(name=opts["agent"]).first()
         if agent is None:
