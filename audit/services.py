@@ -10,15 +10,14 @@ row to the previous one it wrote, in memory, so chaining costs no read. When a b
 its commit happened (the connection may drop after the server committed), so the writer starts a new segment:
 the old one ends with whatever was stored, and no sequence number is ever used twice.
 
-On PostgreSQL the writer speaks async psycopg directly (one statement, one round trip, no thread hop): the
-gateway's hot path cannot afford the ORM's thread and three round trips per call. Elsewhere (SQLite, the
-embedded default) it goes through the ORM in a worker thread.
+On PostgreSQL the writer speaks to its own connection directly (``audit.pgwriter``: one statement, one round
+trip, no thread hop): the gateway's hot path cannot afford the ORM's thread and three round trips per call.
+Elsewhere (SQLite, the embedded default) it goes through the ORM in a worker thread.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import operator
 import secrets
@@ -31,123 +30,19 @@ from django.utils import timezone
 
 from audit import chain, live
 from audit.models import Event
+from audit.pgwriter import PgWriterConnection
 
 logger = logging.getLogger(__name__)
-COLUMNS = [f.column for f in Event._meta.concrete_fields if not f.primary_key]
 ATTRS = [f.attname for f in Event._meta.concrete_fields if not f.primary_key]
-_VALUES = operator.itemgetter(*ATTRS)
-# Where the JSON columns sit in a COPY/INSERT record (after the id).
-_JSON_AT = [
-    i + 1
-    for i, f in enumerate(f for f in Event._meta.concrete_fields if not f.primary_key)
-    if f.get_internal_type() == "JSONField"
-]
+_VALUES = operator.itemgetter(*ATTRS)  # a row's values in the table's column order
 MAX_BATCH = 500
 # How long a row nobody waits for (a call's outcome) may wait for a batch to join.
 FLUSH_SECONDS = 0.005
-ID_BLOCK = 1000
-# Up to this many rows a batch is one prepared INSERT on a raw cursor (one round trip); above, COPY. Measured
-# here with real rows: the INSERT costs the gateway 110 us per batch of 2 where COPY costs 200 (COPY pays a
-# second round trip and its own protocol); PostgreSQL binds more than 16 rows cheaper from COPY. Above 8 rows,
-# COPY kept 78-80% in the audit bench where INSERT up to 32 kept 76-77%.
-SMALL_BATCH = 8
 
 
 def _insert_orm(rows: list[dict]) -> list[int]:
     with transaction.atomic():
         return [e.pk for e in Event.objects.bulk_create([Event(**row) for row in rows])]
-
-
-class _PgConnection:
-    """One async psycopg connection per event loop, reopened after a failure."""
-
-    def __init__(self) -> None:
-        self.conn = None
-        self.loop = None
-        self.spare_ids: list[int] = []
-
-    async def get(self):
-        import psycopg
-
-        loop = asyncio.get_running_loop()
-        if self.conn is None or self.conn.closed or self.loop is not loop:
-            db = settings.DATABASES["default"]
-            self.conn = await psycopg.AsyncConnection.connect(
-                dbname=db["NAME"],
-                user=db.get("USER") or None,
-                password=db.get("PASSWORD") or None,
-                host=db.get("HOST") or None,
-                port=db.get("PORT") or None,
-                autocommit=True,
-                application_name="scopegate-audit",
-                connect_timeout=5,
-            )
-            if not settings.AUDIT_SYNCHRONOUS_COMMIT:
-                # The operator's choice: commits return before the WAL reaches disk. A gateway crash loses
-                # nothing (PostgreSQL has the rows); a PostgreSQL crash may lose the last fraction of a second.
-                await self.conn.execute("SET synchronous_commit = off")
-            self.loop = loop
-        return self.conn
-
-    async def _ids(self, conn, count: int) -> list[int]:
-        """Ids from the table's own sequence, reserved a block at a time (one query per thousand events)."""
-        while len(self.spare_ids) < count:
-            cursor = await conn.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-                [Event._meta.db_table, max(ID_BLOCK, count)],
-            )
-            self.spare_ids.extend(pk for (pk,) in await cursor.fetchall())
-        taken, self.spare_ids = self.spare_ids[:count], self.spare_ids[count:]
-        return taken
-
-    async def insert(self, rows: list[dict]) -> list[int]:
-        """One statement, one durable commit: a prepared multi-row INSERT for the usual batch, COPY for a large
-        one. The ids come from the sequence beforehand (COPY returns none, and the chain wants them in order)."""
-        import psycopg
-        from psycopg.types.json import Jsonb
-
-        conn = await self.get()
-        try:
-            async with asyncio.timeout(settings.AUDIT_WRITE_TIMEOUT_SECONDS):
-                ids = await self._ids(conn, len(rows))
-                records = []
-                for pk, row in zip(ids, rows, strict=True):
-                    record = [pk, *_VALUES(row)]
-                    for i in _JSON_AT:
-                        if record[i] is not None:
-                            record[i] = Jsonb(record[i])
-                    records.append(record)
-                if len(records) <= SMALL_BATCH:
-                    # The usual batch: a few calls and earlier calls' outcomes.
-                    # A raw cursor: the statement already has $n placeholders, so psycopg need not parse it (it
-                    # caches the parse only up to 50 parameters; a row has 38). Binary parameters: a batch of 8
-                    # measured 170-200 us of CPU here against 250 as text, and PostgreSQL parses no numbers.
-                    flat = [v for record in records for v in record]
-                    await psycopg.AsyncRawCursor(conn).execute(
-                        _insert_statement(len(records)), flat, prepare=True, binary=True
-                    )
-                else:
-                    # autocommit: the COPY is one statement and one durable commit, done when this block exits
-                    async with conn.cursor().copy(_copy_statement()) as copy:
-                        for record in records:
-                            await copy.write_row(record)
-        except BaseException:
-            await conn.close()
-            raise
-        return ids
-
-
-@functools.cache
-def _insert_statement(rows: int) -> str:
-    width = len(COLUMNS) + 1
-    values = ",".join("(" + ",".join(f"${r * width + c + 1}" for c in range(width)) + ")" for r in range(rows))
-    return f"INSERT INTO {Event._meta.db_table} (id,{','.join(COLUMNS)}) VALUES {values}"  # noqa: S608
-
-
-@functools.cache
-def _copy_statement() -> str:
-    # Table and columns come from the model, never from input.
-    return f"COPY {Event._meta.db_table} (id,{','.join(COLUMNS)}) FROM STDIN"
 
 
 class _GroupWriter:
@@ -243,7 +138,7 @@ class _GroupWriter:
         self._link(rows)
         try:
             if postgres:
-                ids = await _pg.insert(rows)
+                ids = await _pg.insert([_VALUES(row) for row in rows])
             else:
                 ids = await sync_to_async(_insert_orm, thread_sensitive=False)(rows)
         except BaseException as exc:
@@ -270,7 +165,7 @@ class AuditUnavailable(Exception):
     """The audit trail cannot store an event right now: the request is refused."""
 
 
-_pg = _PgConnection()
+_pg = PgWriterConnection()
 _writers: dict[asyncio.AbstractEventLoop, _GroupWriter] = {}
 _DEFAULTS = {
     f.attname: f.get_default()
@@ -309,6 +204,4 @@ def event_record_soon(**fields: Any) -> None:
 
 async def close_connection() -> None:
     """Closes this process's audit connection (tests, and shutdown)."""
-    if _pg.conn is not None and not _pg.conn.closed:
-        await _pg.conn.close()
-    _pg.conn = None
+    await _pg.close()
