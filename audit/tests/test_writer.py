@@ -40,7 +40,7 @@ def test_each_caller_gets_the_id_of_its_own_event(world):
 def test_a_commit_whose_answer_was_lost_does_not_fork_the_chain(world, monkeypatch):
     """The database committed, then the connection dropped: the callers see a failure, the rows exist."""
     postgres = connection.vendor == "postgresql"
-    original = services._pg.insert if postgres else services._insert_orm
+    original = services._pg.submit if postgres else services._insert_orm
     failed = {"done": False}
 
     def lose_answer(result):
@@ -51,10 +51,17 @@ def test_a_commit_whose_answer_was_lost_does_not_fork_the_chain(world, monkeypat
 
     if postgres:
 
-        async def insert(rows):
-            return lose_answer(await original(rows))
+        def submit(rows, done):
+            def answer(result):
+                try:
+                    result = lose_answer(result)
+                except ConnectionError as exc:
+                    result = exc
+                done(result)
 
-        monkeypatch.setattr(services._pg, "insert", insert)
+            original(rows, answer)
+
+        monkeypatch.setattr(services._pg, "submit", submit)
     else:
         monkeypatch.setattr(services, "_insert_orm", lambda rows: lose_answer(original(rows)))
 
@@ -86,10 +93,10 @@ def test_a_caller_never_waits_for_batches_after_its_own(world):
         ]
         first_id = await first
         writer = services._writer()
-        # The first call is answered while the rows that arrived after it are still being written by another task.
-        handed_over = writer._draining and not all(task.done() for task in later)
+        # The first call is answered while the rows that arrived after it are still being written.
+        handed_over = writer._busy and not all(task.done() for task in later)
         later_ids = await asyncio.gather(*later)
-        while writer._draining:
+        while writer._busy:
             await asyncio.sleep(0.001)
         return first_id, later_ids, handed_over
 
@@ -97,4 +104,70 @@ def test_a_caller_never_waits_for_batches_after_its_own(world):
     assert handed_over
     assert Event.objects.get(pk=first_id).tool == "first"
     assert [Event.objects.get(pk=pk).tool for pk in later_ids] == [f"later{i}" for i in range(5)]
+    assert verify_organization(org).ok
+
+
+postgres_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="the libpq writer runs on PostgreSQL")
+
+
+@postgres_only
+def test_a_batch_of_many_chunks_is_one_transaction(world):
+    """A batch larger than the largest prepared statement is several executions in one pipeline and one commit:
+    a row that PostgreSQL refuses (a name longer than its column) fails every row of its batch, none is stored,
+    and the next batch is stored on a new connection, in a new segment, and the chain holds."""
+    org = world.acme.pk
+
+    async def scenario():
+        first = asyncio.ensure_future(event_record(organization_id=org, method="tools/call", tool="first"))
+        await asyncio.sleep(0)  # in flight: the next 45 rows gather into one batch (32 + 8 + 4 + 1)
+        bad = [event_record(organization_id=org, method="tools/call", tool=f"bad{i}") for i in range(44)]
+        bad.append(event_record(organization_id=org, method="tools/call", agent_name="x" * 101))
+        gathered = asyncio.gather(*bad, return_exceptions=True)
+        await first
+        failed = await gathered
+        good = await many(org, 40, "good")  # 32 + 8
+        return failed, good
+
+    failed, good = run(scenario())
+    assert all(isinstance(r, Exception) for r in failed)
+    assert "too long" in str(failed[0])
+    assert not Event.objects.filter(organization_id=org, tool__startswith="bad").exists()
+    assert all(isinstance(r, int) for r in good)
+    assert [Event.objects.get(pk=pk).tool for pk in good] == [f"good{i}" for i in range(40)]
+    assert verify_organization(org).ok
+
+
+@postgres_only
+def test_a_commit_that_hangs_times_out_and_the_writer_recovers(world, settings):
+    """The table is locked by another session: the batch's callers are refused after the write timeout (fail
+    closed), and once the lock goes the next event is stored."""
+    import psycopg
+
+    settings.AUDIT_WRITE_TIMEOUT_SECONDS = 1
+    org = world.acme.pk
+    db = settings.DATABASES["default"]
+    locker = psycopg.connect(
+        dbname=db["NAME"], user=db.get("USER") or None, host=db.get("HOST") or None, port=db.get("PORT") or None
+    )
+
+    async def scenario():
+        await event_record(organization_id=org, method="tools/call", tool="before")  # connected and prepared
+        locker.execute(f"LOCK TABLE {Event._meta.db_table} IN ACCESS EXCLUSIVE MODE")
+        started = asyncio.get_running_loop().time()
+        stalled = await asyncio.gather(
+            *(event_record(organization_id=org, method="tools/call", tool=f"s{i}") for i in range(3)),
+            return_exceptions=True,
+        )
+        waited = asyncio.get_running_loop().time() - started
+        locker.rollback()
+        after = await event_record(organization_id=org, method="tools/call", tool="after")
+        return stalled, waited, after
+
+    try:
+        stalled, waited, after = run(scenario())
+    finally:
+        locker.close()
+    assert all(isinstance(r, TimeoutError) for r in stalled)
+    assert 0.9 < waited < 3
+    assert Event.objects.get(pk=after).tool == "after"
     assert verify_organization(org).ok
