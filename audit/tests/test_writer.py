@@ -119,7 +119,7 @@ def test_a_batch_of_many_chunks_is_one_transaction(world):
 
     async def scenario():
         first = asyncio.ensure_future(event_record(organization_id=org, method="tools/call", tool="first"))
-        await asyncio.sleep(0)  # in flight: the next 45 rows gather into one batch (32 + 8 + 4 + 1)
+        await asyncio.sleep(0)  # in flight: the next 45 rows gather into one batch (32 + 8 + 5)
         bad = [event_record(organization_id=org, method="tools/call", tool=f"bad{i}") for i in range(44)]
         bad.append(event_record(organization_id=org, method="tools/call", agent_name="x" * 101))
         gathered = asyncio.gather(*bad, return_exceptions=True)
