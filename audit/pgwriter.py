@@ -127,7 +127,8 @@ class PgWriterConnection:
         callers."""
         loop = asyncio.get_running_loop()
         if self.loop is not loop:  # a new event loop (tests): the old loop's connection cannot serve it
-            self.conn, self._flight, self.loop = None, None, loop
+            self._flight, self.loop = None, loop
+            self._drop()
         if self._flight is not None:
             raise RuntimeError("the audit writer has a batch in flight")
         if self.conn is not None and not self.conn.closed and len(self.spare_ids) >= len(rows):
