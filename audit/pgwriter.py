@@ -22,7 +22,10 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import psycopg
 from django.conf import settings
+from psycopg import postgres, pq
+from psycopg.errors import error_from_result
 
 from audit.models import Event
 
@@ -46,12 +49,9 @@ def _column_codecs() -> tuple[list[str], list[Callable[[Any], Any]], list[int]]:
     choice goes by the value (a small int is an int2), so its statements multiply with the values' sizes. The
     dumpers come from psycopg's registry, which holds the C ones of psycopg-binary (the pure Python classes cost
     the writer ~10 us per row more: measured)."""
-    import psycopg
-    from psycopg import postgres
-    from psycopg.pq import Format
 
     def dumper(pg_type: str, cls: type) -> Callable[[Any], Any]:
-        return psycopg.adapters.get_dumper_by_oid(postgres.types[pg_type].oid, Format.BINARY)(cls).dump
+        return psycopg.adapters.get_dumper_by_oid(postgres.types[pg_type].oid, pq.Format.BINARY)(cls).dump
 
     by_type = {
         "BigIntegerField": ("bigint", dumper("int8", int), 1),
@@ -149,16 +149,11 @@ class PgWriterConnection:
                     )
                     self.spare_ids.extend(pk for (pk,) in await cursor.fetchall())
         except BaseException as exc:
-            self._drop()
-            _call(done, exc)
-            if not isinstance(exc, Exception):
-                raise
+            self._unsent(done, exc)
             return
         self._send(rows, done)
 
     async def _connected(self):
-        import psycopg
-
         if self.conn is not None and not self.conn.closed:
             return self.conn
         db = settings.DATABASES["default"]
@@ -206,10 +201,7 @@ class PgWriterConnection:
                 pgconn.pipeline_sync()
             pending = pgconn.flush()
         except BaseException as exc:
-            self._drop()
-            _call(done, exc)
-            if not isinstance(exc, Exception):
-                raise
+            self._unsent(done, exc)
             return
         self._flight = (ids, done)
         self._failure = None
@@ -219,6 +211,14 @@ class PgWriterConnection:
             self.loop.add_writer(self._fd, self._writable)
         else:
             self.loop.add_reader(self._fd, self._readable)
+
+    def _unsent(self, done: Callable, exc: BaseException) -> None:
+        """A batch that failed before it was sent: the connection goes, the batch's callers are told, and a
+        cancellation or an interrupt goes on up."""
+        self._drop()
+        _call(done, exc)
+        if not isinstance(exc, Exception):
+            raise exc
 
     def _writable(self) -> None:
         pgconn = self.conn.pgconn
@@ -234,9 +234,6 @@ class PgWriterConnection:
     def _readable(self) -> None:
         """The server answered (or hung up): once every result of the batch is in, the batch is done. Results
         may arrive over several calls; the first error among them is the batch's."""
-        from psycopg import pq
-        from psycopg.errors import error_from_result
-
         if self._flight is None:
             return
         pgconn = self.conn.pgconn

@@ -35,6 +35,7 @@ from audit.pgwriter import MAX_BATCH, PgWriterConnection
 
 logger = logging.getLogger(__name__)
 ATTRS = [f.attname for f in Event._meta.concrete_fields if not f.primary_key]
+_ATTR_NAMES = frozenset(ATTRS)
 _VALUES = operator.itemgetter(*ATTRS)  # a row's values in the table's column order
 # How long a row nobody waits for (a call's outcome) may wait for a batch to join.
 FLUSH_SECONDS = 0.005
@@ -166,22 +167,22 @@ def _writer() -> _GroupWriter:
     return writer
 
 
-async def event_record(**fields: Any) -> int:
-    """Stores one event durably and returns its id; raises when it cannot be stored."""
-    unknown = set(fields) - set(ATTRS)
+def _row(fields: dict[str, Any]) -> dict[str, Any]:
+    unknown = fields.keys() - _ATTR_NAMES
     if unknown:
         raise TypeError(f"unknown audit fields: {sorted(unknown)}")
-    row = {**_DEFAULTS, "time": timezone.now(), **chain.clean_text(fields)}
-    return await _writer().write(row)
+    return {**_DEFAULTS, "time": timezone.now(), **chain.clean_text(fields)}
+
+
+async def event_record(**fields: Any) -> int:
+    """Stores one event durably and returns its id; raises when it cannot be stored."""
+    return await _writer().write(_row(fields))
 
 
 def event_record_soon(**fields: Any) -> None:
     """Queues one event to be stored with the next batch, without waiting for its commit: for rows that
     complete an event already stored (a call's outcome), after the answer has gone."""
-    unknown = set(fields) - set(ATTRS)
-    if unknown:
-        raise TypeError(f"unknown audit fields: {sorted(unknown)}")
-    _writer().write_soon({**_DEFAULTS, "time": timezone.now(), **chain.clean_text(fields)})
+    _writer().write_soon(_row(fields))
 
 
 async def close_connection() -> None:

@@ -49,10 +49,10 @@ def verify_request(ctx) -> VerifyRun:
                 audit_verify_run.delay(run.pk)
             except Exception as exc:  # the broker is down: say so on the page rather than wait forever
                 logger.error("integrity check %s could not be queued: %r", run.pk, exc)
-                VerifyRun.objects.filter(pk=run.pk, status=VerifyRun.Status.QUEUED).update(
-                    status=VerifyRun.Status.FAILED,
-                    finished_at=timezone.now(),
-                    error="The check could not be queued (the task queue is unavailable); try again shortly.",
+                _failed(
+                    run.pk,
+                    "The check could not be queued (the task queue is unavailable); try again shortly.",
+                    status=VerifyRun.Status.QUEUED,
                 )
 
         transaction.on_commit(enqueue)
@@ -76,11 +76,7 @@ def verify_run_execute(run_id: int) -> VerifyRun | None:
         report = verify_organization(run.organization_id, progress=progress, every=PROGRESS_EVERY)
     except Exception as exc:
         logger.exception("integrity check %s failed", run_id)
-        VerifyRun.objects.filter(pk=run_id).update(
-            status=VerifyRun.Status.FAILED,
-            finished_at=timezone.now(),
-            error=f"The check could not finish ({type(exc).__name__}); try again.",
-        )
+        _failed(run_id, f"The check could not finish ({type(exc).__name__}); try again.")
         run.refresh_from_db()
         return run
     with transaction.atomic():
@@ -99,3 +95,9 @@ def verify_run_execute(run_id: int) -> VerifyRun | None:
             error="" if report.ok else str((report.first_break or {}).get("reason", "a broken link"))[:2000],
         )
     return run
+
+
+def _failed(run_id: int, error: str, **where) -> None:
+    VerifyRun.objects.filter(pk=run_id, **where).update(
+        status=VerifyRun.Status.FAILED, finished_at=timezone.now(), error=error
+    )

@@ -56,7 +56,7 @@ def _freeze_startup_objects() -> None:
     import gc
     import importlib
 
-    for name in ("psycopg", "psycopg.types.json", "gateway.bridge", "mcp.shared.exceptions", "redis.asyncio"):
+    for name in ("gateway.bridge", "mcp.shared.exceptions", "redis.asyncio"):
         with contextlib.suppress(ImportError):  # an optional part this deployment does not use
             importlib.import_module(name)
     gc.collect()

@@ -4,9 +4,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from accounts.management._context import operator_context
 from accounts.management._output import command_error, emit
-from policies.models import Agent
+from policies.management._agent import operator_agent
 from policies.selectors import endpoint_url, secret_url
 from policies.services import agent_key_issue
 
@@ -22,10 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **opts) -> None:
-        ctx = operator_context(opts["org"])
-        agent = ctx.scoped(Agent).filter(name=opts["agent"]).first()
-        if agent is None:
-            raise CommandError(f"no agent named {opts['agent']!r} in {ctx.organization.slug}")
+        ctx, agent = operator_agent(opts["org"], opts["agent"])
         expires_at = None
         if opts["expires_in_days"] is not None:
             if opts["expires_in_days"] < 1:

@@ -1,10 +1,9 @@
 import json
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-from accounts.management._context import operator_context
 from policies.documents import policy_export, policy_yaml
-from policies.models import Agent
+from policies.management._agent import operator_agent
 
 
 class Command(BaseCommand):
@@ -16,9 +15,6 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **opts) -> None:
-        ctx = operator_context(opts["org"])
-        agent = ctx.scoped(Agent).filter(name=opts["agent"]).first()
-        if agent is None:
-            raise CommandError(f"no agent named {opts['agent']!r} in {ctx.organization.slug}")
+        ctx, agent = operator_agent(opts["org"], opts["agent"])
         document = policy_export(ctx, agent)
         self.stdout.write(json.dumps(document, indent=2) if opts["json"] else policy_yaml(document), ending="")

@@ -3,10 +3,9 @@ import sys
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.management._context import operator_context
 from accounts.management._output import command_error, emit
 from policies.documents import parse_document, policy_import
-from policies.models import Agent
+from policies.management._agent import operator_agent
 
 MAX_BYTES = 1_000_000
 
@@ -24,10 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **opts) -> None:
-        ctx = operator_context(opts["org"])
-        agent = ctx.scoped(Agent).filter(name=opts["agent"]).first()
-        if agent is None:
-            raise CommandError(f"no agent named {opts['agent']!r} in {ctx.organization.slug}")
+        ctx, agent = operator_agent(opts["org"], opts["agent"])
         text = _read(opts["file"])
         try:
             rules = policy_import(ctx=ctx, agent_id=agent.pk, document=parse_document(text))

@@ -1,11 +1,11 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.management._context import operator_context
 from accounts.management._output import command_error, emit
 from accounts.tenancy import OrgContext
 from connectors.models import Connection
-from policies.models import Agent, Rule
+from policies.management._agent import operator_agent
+from policies.models import Rule
 from policies.services import agent_rules_set
 
 
@@ -23,10 +23,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, **opts) -> None:
-        ctx = operator_context(opts["org"])
-        agent = ctx.scoped(Agent).filter(name=opts["agent"]).first()
-        if agent is None:
-            raise CommandError(f"no agent named {opts['agent']!r} in {ctx.organization.slug}")
+        ctx, agent = operator_agent(opts["org"], opts["agent"])
         allow = [_pair(ctx, spec) for spec in opts["allow"]]
         deny = [_pair(ctx, spec) for spec in opts["deny"]]
         try:
