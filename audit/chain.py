@@ -48,19 +48,34 @@ def _ip(value: str) -> str:
     return str(ipaddress.ip_address(value))
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
+_NUL = b"\\u0000"  # how a NUL anywhere in a row (a value, a key, deep in the arguments) shows in its canonical form
+
+
 def canonical(row: dict[str, Any]) -> bytes:
     """Empty values are left out, so that a column added later (null or blank in older rows) leaves their hashes
     as they were. Floats print as ``repr`` in both directions; the time's ISO form is fixed by its value."""
     data = {name: value for name, value in row.items() if value is not None and value != "" and name in _HASHED}
-    if "time" in data:
-        data["time"] = data["time"].astimezone(dt.UTC).isoformat()
+    time = data.get("time")
+    if time is not None:
+        data["time"] = (time if time.tzinfo is dt.UTC else time.astimezone(dt.UTC)).isoformat()
     if "source_ip" in data:
         data["source_ip"] = _ip(data["source_ip"])
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str).encode()
+    return _ENCODER.encode(data).encode()
 
 
 def link(prev_hash: str, row: dict[str, Any]) -> str:
     return hmac.digest(_key(), prev_hash.encode() + b"\n" + canonical(row), "sha256").hex()
+
+
+def link_clean(prev_hash: str, row: dict[str, Any]) -> str:
+    """``link`` for a row about to be stored: a row holding a NUL (which PostgreSQL refuses in text and JSON) is
+    cleaned in place first. Spotting it in the canonical form costs nothing; cleaning every row cost ~7 us."""
+    body = canonical(row)
+    if _NUL in body:
+        row.update(clean_text(row))
+        body = canonical(row)
+    return hmac.digest(_key(), prev_hash.encode() + b"\n" + body, "sha256").hex()
 
 
 def sign(text: str) -> str:

@@ -136,7 +136,7 @@ class _GroupWriter:
             org = row["organization_id"]
             seq, prev = self._heads.get(org) or (0, chain.genesis(org, self.segment))
             row["segment"], row["seq"] = self.segment, seq + 1
-            row["hash"] = chain.link(prev, row)
+            row["hash"] = chain.link_clean(prev, row)
             self._heads[org] = (row["seq"], row["hash"])
 
     def _new_segment(self) -> None:
@@ -171,7 +171,7 @@ def _row(fields: dict[str, Any]) -> dict[str, Any]:
     unknown = fields.keys() - _ATTR_NAMES
     if unknown:
         raise TypeError(f"unknown audit fields: {sorted(unknown)}")
-    return {**_DEFAULTS, "time": timezone.now(), **chain.clean_text(fields)}
+    return {**_DEFAULTS, "time": timezone.now(), **fields}  # cleaned of NULs as it is linked
 
 
 async def event_record(**fields: Any) -> int:

@@ -41,6 +41,7 @@ from gateway_bench import (  # noqa: E402
     py_spy_record,
     start_gateway,
     start_upstream,
+    wakeups,
 )
 
 MODERN = "2026-07-28"
@@ -197,6 +198,7 @@ def main() -> None:
         idle = {"on": 0.0, "off": 0.0}
         up_cpu = {"on": 0.0, "off": 0.0}
         load_cpu = {"on": 0.0, "off": 0.0}
+        switches = {"on": 0, "off": 0}
         for r in range(rounds):
             for phase in ("on", "off"):
                 tag = f"b{run_id}{phase}-{r}"
@@ -205,12 +207,14 @@ def main() -> None:
                     spy = py_spy_record(pids[phase], args.seconds / rounds, args.profile)
                 cpu0, db0, idle0 = cpu_seconds(pids[phase]), postgres_cpu_seconds(), machine_idle_seconds()
                 up0, me0 = cpu_seconds(upstream.pid), cpu_seconds(os.getpid())
+                sw0 = wakeups(pids[phase])
                 answered, errors = asyncio.run(agents_load(bases[phase], agents, args.seconds / rounds, tag))
                 cpu[phase] += cpu_seconds(pids[phase]) - cpu0
                 db_cpu[phase] += postgres_cpu_seconds() - db0
                 idle[phase] += machine_idle_seconds() - idle0
                 up_cpu[phase] += cpu_seconds(upstream.pid) - up0
                 load_cpu[phase] += cpu_seconds(os.getpid()) - me0
+                switches[phase] += wakeups(pids[phase]) - sw0
                 if spy is not None:
                     spy.wait(timeout=60)
                 calls[phase] += sum(len(v) for v in answered.values())
@@ -232,6 +236,7 @@ def main() -> None:
                 f"  upstream {up_cpu[phase] / n:.3f} ms, load generator {load_cpu[phase] / n:.3f} ms per call; "
                 f"machine idle {idle[phase] / args.seconds:.0%} of a CPU"  # each phase ran args.seconds in all
             )
+            print(f"  gateway context switches {switches[phase] / max(calls[phase], 1):.2f} per call")
         time.sleep(1.0)  # outcome rows follow their answers by a commit
         report["completeness"] = check("auditing on", answered_on, stored(env, f"b{run_id}on"))
         report["cpu_ms_per_call"] = cpu_ms

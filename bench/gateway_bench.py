@@ -43,6 +43,16 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def wakeups(pid: int) -> int:
+    """How often the process has been switched out (waits and preemptions, all its threads)."""
+    total = 0
+    for status in Path(f"/proc/{pid}/task").glob("*/status"):
+        for line in status.read_text().splitlines():
+            if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                total += int(line.split()[1])
+    return total
+
+
 def postgres_cpu_seconds() -> float:
     """CPU time of every PostgreSQL process on this machine (the server is local; exited backends are missed,
     and the bench's own connections live for the whole phase)."""

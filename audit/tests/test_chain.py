@@ -167,3 +167,21 @@ def test_retention_drops_a_whole_month_and_the_chain_still_verifies(world, monke
     report = verify_organization(org)
     assert report.ok, report.first_break
     assert Event.objects.filter(organization_id=org, kind="mcp").count() == 3
+
+
+def test_a_row_with_a_nul_anywhere_is_cleaned_as_it_is_linked():
+    from audit import chain
+
+    row = {
+        "organization_id": 7,
+        "time": timezone.now(),
+        "tool": "ech\x00o",
+        "arguments": {"k\x00ey": ["a\x00", {"deep": "x\x00"}], "plain": "ok"},
+        "latency_ms": 1.5,
+    }
+    digest = chain.link_clean("00" * 32, row)
+    assert row["tool"] == "ech\ufffdo"
+    assert row["arguments"] == {"k\ufffdey": ["a\ufffd", {"deep": "x\ufffd"}], "plain": "ok"}
+    assert digest == chain.link("00" * 32, row)  # the hash covers what is stored
+    clean = {"organization_id": 7, "time": row["time"], "tool": "echo", "arguments": {"a": "\\u0000"}}
+    assert chain.link_clean("00" * 32, dict(clean)) == chain.link("00" * 32, clean)  # a backslash is not a NUL
