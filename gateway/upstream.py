@@ -27,6 +27,7 @@ from gateway.jsonrpc import (
     META_CLIENT_CAPS,
     META_CLIENT_INFO,
     META_VERSION,
+    METHOD_NOT_FOUND,
     MODERN_VERSION,
     MODERN_VERSIONS,
 )
@@ -176,9 +177,35 @@ class HttpUpstream:
                 and ("result" in message or "error" in message)
             ):
                 return message
-            if isinstance(message, dict) and "method" in message and "id" not in message and notify is not None:
-                await notify(message)
+            if isinstance(message, dict) and "method" in message:
+                if "id" in message:
+                    await self._answer(message)
+                elif notify is not None:
+                    await notify(message)
         raise UpstreamError("closed its stream without an answer")
+
+    async def _answer(self, request: dict) -> None:
+        """The upstream asked us something in the middle of a call. A ping is answered; anything else (sampling,
+        an elicitation, the roots: capabilities ScopeGate's session with it does not declare) is refused at once,
+        so the call goes on (or fails) now instead of waiting out the upstream timeout."""
+        method = request.get("method")
+        body: dict[str, Any] = {"jsonrpc": "2.0", "id": request.get("id")}
+        if method == "ping":
+            body["result"] = {}
+        else:
+            text = f"ScopeGate does not pass '{str(method)[:64]}' requests from an upstream on to its agents."
+            body["error"] = {"code": METHOD_NOT_FOUND, "message": text}
+        try:
+            async with _Http.get().post(
+                self.conn.url,
+                data=json.dumps(body, separators=(",", ":")),
+                headers=self._headers("", {}),
+                timeout=aiohttp.ClientTimeout(total=float(settings.UPSTREAM_TIMEOUT_SECONDS)),
+                allow_redirects=False,
+            ) as response:
+                await response.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:  # the call itself still ends within its timeout
+            logger.warning("could not answer %s from connection %s: %r", method, self.conn.name, exc)
 
     async def request(
         self, method: str, params: dict, *, notify: Notify | None, timeout: float, headers: dict | None = None

@@ -43,6 +43,7 @@ def test_an_agent_sees_and_uses_only_what_it_is_granted(setup, mode):
                 "echo__touch",
                 "echo__grow",
                 "echo__headers",
+                "echo__confirm",
                 "echo__list_repos",
                 "echo__create_issue",
             }

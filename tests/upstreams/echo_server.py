@@ -9,6 +9,7 @@ from typing import TypedDict
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import ToolAnnotations
+from pydantic import BaseModel
 
 server = MCPServer("scopegate-test-echo", version="1.0.0")
 
@@ -73,6 +74,19 @@ async def sleep(seconds: float) -> str:
 
     await anyio.sleep(seconds)
     return f"slept {seconds}"
+
+
+class Confirmation(BaseModel):
+    proceed: bool
+
+
+@server.tool(description="Ask the client to confirm (an elicitation), and say what came back.")
+async def confirm(ctx: Context) -> str:
+    try:
+        answer = await ctx.elicit("Proceed?", Confirmation)
+    except Exception as exc:  # the client refused the request itself
+        return f"no answer: {exc}"
+    return f"answered: {answer.action}"
 
 
 @server.tool(description="Tell which HTTP headers reached the upstream (to prove what the gateway forwards).")
