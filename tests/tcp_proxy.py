@@ -8,8 +8,13 @@ import threading
 
 
 class CuttableProxy:
-    def __init__(self, target_host: str, target_port: int) -> None:
+    """``lose_reply_with``: the first reply from the target that holds these bytes is not passed on, and that one
+    connection is cut instead (a server that did the work, then could not say so)."""
+
+    def __init__(self, target_host: str, target_port: int, *, lose_reply_with: bytes | None = None) -> None:
         self.target = (target_host, target_port)
+        self.lose_reply_with = lose_reply_with
+        self.lost = threading.Event()
         self._listener: socket.socket | None = None
         self._conns: list[socket.socket] = []
         self._lock = threading.Lock()
@@ -41,13 +46,15 @@ class CuttableProxy:
             upstream.settimeout(None)
             with self._lock:
                 self._conns += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+            for a, b, reply in ((client, upstream, False), (upstream, client, True)):
+                threading.Thread(target=self._pipe, args=(a, b, reply), daemon=True).start()
 
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
+    def _pipe(self, src: socket.socket, dst: socket.socket, reply: bool) -> None:
         try:
             while data := src.recv(65536):
+                if reply and self.lose_reply_with and self.lose_reply_with in data and not self.lost.is_set():
+                    self.lost.set()
+                    break  # the finally cuts both ends without passing the reply on
                 dst.sendall(data)
         except OSError:
             pass

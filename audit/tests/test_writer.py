@@ -11,6 +11,7 @@ from audit import services
 from audit.models import Event
 from audit.services import close_connection, event_record
 from audit.verify import verify_organization
+from tests.tcp_proxy import CuttableProxy
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -38,32 +39,26 @@ def test_each_caller_gets_the_id_of_its_own_event(world):
 
 
 def test_a_commit_whose_answer_was_lost_does_not_fork_the_chain(world, monkeypatch):
-    """The database committed, then the connection dropped: the callers see a failure, the rows exist."""
-    postgres = connection.vendor == "postgresql"
-    original = services._pg.submit if postgres else services._insert_orm
-    failed = {"done": False}
+    """The database committed, then the connection dropped: the callers see a failure, the rows exist. On
+    PostgreSQL the writer's connection goes through a proxy that cuts it instead of passing on the reply to the
+    first batch (one row, so its reply says ``INSERT 0 1``): PostgreSQL sends that reply once it has committed."""
+    if connection.vendor == "postgresql":
+        db = connection.settings_dict
+        proxy = CuttableProxy(db["HOST"] or "127.0.0.1", int(db["PORT"] or 5432), lose_reply_with=b"INSERT 0 1\x00")
+        proxy.start()
+        monkeypatch.setitem(db, "HOST", "127.0.0.1")
+        monkeypatch.setitem(db, "PORT", str(proxy.port))
+    else:  # SQLite has no connection to cut: the insert's answer is lost on its way back instead
+        original, lost = services._insert_orm, []
 
-    def lose_answer(result):
-        if not failed["done"]:
-            failed["done"] = True
-            raise ConnectionError("server closed the connection after commit")
-        return result
+        def lose_answer(rows):
+            ids = original(rows)
+            if not lost:
+                lost.append(ids)
+                raise ConnectionError("server closed the connection after commit")
+            return ids
 
-    if postgres:
-
-        def submit(rows, done):
-            def answer(result):
-                try:
-                    result = lose_answer(result)
-                except ConnectionError as exc:
-                    result = exc
-                done(result)
-
-            original(rows, answer)
-
-        monkeypatch.setattr(services._pg, "submit", submit)
-    else:
-        monkeypatch.setattr(services, "_insert_orm", lambda rows: lose_answer(original(rows)))
+        monkeypatch.setattr(services, "_insert_orm", lose_answer)
 
     async def scenario():
         first = await many(world.acme.pk, 5, "a")
@@ -71,9 +66,13 @@ def test_a_commit_whose_answer_was_lost_does_not_fork_the_chain(world, monkeypat
         return first, second
 
     first, second = run(scenario())
-    assert isinstance(first[0], ConnectionError)  # the first batch: its callers were told it failed
-    assert all(isinstance(r, int) for r in second)
-    assert Event.objects.filter(organization_id=world.acme.pk, kind="mcp").count() == 10
+    if connection.vendor == "postgresql":
+        monkeypatch.undo()  # the test's own connection goes straight to the server again
+        assert proxy.lost.is_set()
+        proxy.cut()
+    assert isinstance(first[0], Exception)  # the first batch: its caller was told it failed
+    assert all(isinstance(r, int) for r in first[1:] + second)
+    assert Event.objects.filter(organization_id=world.acme.pk, kind="mcp").count() == 10  # the lost one too
     report = verify_organization(world.acme.pk)
     assert report.ok, report.first_break
     assert report.segments == 3  # the lost batch's, the next one's, and the creation of the organization
