@@ -21,6 +21,7 @@ import asyncio
 import json
 import os
 import signal
+import statistics
 import subprocess
 import sys
 import time
@@ -199,6 +200,7 @@ def main() -> None:
         up_cpu = {"on": 0.0, "off": 0.0}
         load_cpu = {"on": 0.0, "off": 0.0}
         switches = {"on": 0, "off": 0}
+        per_round: dict[str, list[int]] = {"on": [], "off": []}
         for r in range(rounds):
             for phase in ("on", "off"):
                 tag = f"b{run_id}{phase}-{r}"
@@ -218,6 +220,7 @@ def main() -> None:
                 if spy is not None:
                     spy.wait(timeout=60)
                 calls[phase] += sum(len(v) for v in answered.values())
+                per_round[phase].append(sum(len(v) for v in answered.values()))
                 if errors:
                     print(f"  round {r} auditing {phase}: {errors} errors")
                 if phase == "on":
@@ -247,7 +250,15 @@ def main() -> None:
         del started[1:]
         ratio = rates["on"] / rates["off"]
         print(f"full auditing keeps {ratio:.0%} of the throughput without it (target: at least 85%)")
-        report["rates"] = {**rates, "ratio": ratio}
+        # Each round's pair (on, then off, 5 s apart): how much the machine's own drift moves the figure.
+        pairs = sorted(on / off for on, off in zip(per_round["on"], per_round["off"], strict=True) if off)
+        if len(pairs) >= 4:
+            q = len(pairs) // 4
+            print(
+                f"  round by round: median {statistics.median(pairs):.0%}, middle half "
+                f"{pairs[q]:.0%} to {pairs[-q - 1]:.0%}, all {pairs[0]:.0%} to {pairs[-1]:.0%} ({len(pairs)} rounds)"
+            )
+        report["rates"] = {**rates, "ratio": ratio, "round_ratios": pairs}
 
         print("kill: the gateway is SIGKILLed half-way through a load")
         port = free_port()
