@@ -20,6 +20,7 @@ import aiohttp
 from django.conf import settings
 from mcp.shared.inbound import encode_header_value
 
+from connectors.providers.http import LoopSession
 from connectors.sdk import UpstreamConfigError, UpstreamTarget, dump, open_client
 from gateway.builtin import BuiltinError, BuiltinUpstream
 from gateway.jsonrpc import (
@@ -50,20 +51,7 @@ def _name_param(method: str, params: dict) -> str | None:
     return None
 
 
-class _Http:
-    """The process's pooled HTTP client (one per event loop)."""
-
-    session: aiohttp.ClientSession | None = None
-
-    @classmethod
-    def get(cls) -> aiohttp.ClientSession:
-        loop = asyncio.get_running_loop()
-        if cls.session is None or cls.session.closed or cls.session._loop is not loop:
-            connector = aiohttp.TCPConnector(
-                limit=512, limit_per_host=128, ttl_dns_cache=60, enable_cleanup_closed=True
-            )
-            cls.session = aiohttp.ClientSession(connector=connector, auto_decompress=True, trust_env=False)
-        return cls.session
+_Http = LoopSession(limit=512, limit_per_host=128, ttl_dns_cache=60, enable_cleanup_closed=True)
 
 
 class HttpUpstream:

@@ -14,16 +14,27 @@ from django.conf import settings
 from connectors.providers.base import TokenRejected, ToolError
 
 
-class _Pool:
-    session: aiohttp.ClientSession | None = None
+class LoopSession:
+    """One pooled aiohttp client per event loop, made on first use. It keeps no cookies: one client serves every
+    organization, and a cookie jar would send one organization's cookies (an upstream's session, a load
+    balancer's pin) with another organization's requests to the same host."""
 
-    @classmethod
-    def get(cls) -> aiohttp.ClientSession:
+    def __init__(self, **connector: Any) -> None:
+        self._connector = connector
+        self.session: aiohttp.ClientSession | None = None
+
+    def get(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
-        if cls.session is None or cls.session.closed or cls.session._loop is not loop:
-            connector = aiohttp.TCPConnector(limit=256, limit_per_host=64, ttl_dns_cache=60)
-            cls.session = aiohttp.ClientSession(connector=connector, trust_env=False)
-        return cls.session
+        if self.session is None or self.session.closed or self.session._loop is not loop:
+            self.session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(**self._connector),
+                trust_env=False,
+                cookie_jar=aiohttp.DummyCookieJar(),
+            )
+        return self.session
+
+
+_Pool = LoopSession(limit=256, limit_per_host=64, ttl_dns_cache=60)
 
 
 class Response:
