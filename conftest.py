@@ -83,9 +83,14 @@ def live(django_db_setup, django_db_blocker, tmp_path_factory):
 
 @pytest.fixture(scope="session", autouse=True)
 def _close_database_pools(django_db_setup, django_db_blocker):
-    """psycopg's pool keeps a connection to the test database open; close it before the database is dropped."""
+    """psycopg's pool keeps a connection to the test database open, and so does the audit writer (its own, for
+    the last event loop that wrote): close them before the database is dropped."""
     yield
     from django.db import connections
+
+    from audit.services import close_connection_now
+
+    close_connection_now()
 
     for connection in connections.all():
         close_pool = getattr(connection, "close_pool", None)

@@ -128,7 +128,7 @@ class PgWriterConnection:
         loop = asyncio.get_running_loop()
         if self.loop is not loop:  # a new event loop (tests): the old loop's connection cannot serve it
             self._flight, self.loop = None, loop
-            self._drop()
+            self.drop()
         if self._flight is not None:
             raise RuntimeError("the audit writer has a batch in flight")
         if self.conn is not None and not self.conn.closed and len(self.spare_ids) >= len(rows):
@@ -215,7 +215,7 @@ class PgWriterConnection:
     def _unsent(self, done: Callable, exc: BaseException) -> None:
         """A batch that failed before it was sent: the connection goes, the batch's callers are told, and a
         cancellation or an interrupt goes on up."""
-        self._drop()
+        self.drop()
         _call(done, exc)
         if not isinstance(exc, Exception):
             raise exc
@@ -272,10 +272,10 @@ class PgWriterConnection:
         self.loop.remove_reader(self._fd)
         self.loop.remove_writer(self._fd)
         if isinstance(result, BaseException):
-            self._drop()
+            self.drop()
         _call(done, result)
 
-    def _drop(self) -> None:
+    def drop(self) -> None:
         """Closes the connection after a failure, at once (the next batch opens a new one)."""
         conn, self.conn = self.conn, None
         if conn is not None and not conn.closed:
