@@ -84,7 +84,7 @@ def live(django_db_setup, django_db_blocker, tmp_path_factory):
 @pytest.fixture(scope="session", autouse=True)
 def _close_database_pools(django_db_setup, django_db_blocker):
     """psycopg's pool keeps a connection to the test database open, and so does the audit writer (its own, for
-    the last event loop that wrote): close them before the database is dropped."""
+    the last event loop that wrote), and so do worker threads: close them before the database is dropped."""
     yield
     from django.db import connections
 
@@ -96,6 +96,23 @@ def _close_database_pools(django_db_setup, django_db_blocker):
         close_pool = getattr(connection, "close_pool", None)
         if close_pool is not None:
             close_pool()
+    _end_other_sessions(connections["default"].settings_dict)
+
+
+def _end_other_sessions(db: dict) -> None:
+    """The ORM connections that worker threads opened (``sync_to_async``) outlive the tests, and nothing closes
+    them from this thread: end them, so that the test database can be dropped."""
+    if db["ENGINE"] != "django.db.backends.postgresql":
+        return
+    import psycopg
+
+    params = {"dbname": "postgres", "user": db.get("USER") or None, "host": db.get("HOST") or None}
+    params.update(port=db.get("PORT") or None, password=db.get("PASSWORD") or None)
+    with psycopg.connect(**{k: v for k, v in params.items() if v}, autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            [db["NAME"]],
+        )
 
 
 @pytest.fixture(scope="session")
