@@ -83,14 +83,10 @@ def live(django_db_setup, django_db_blocker, tmp_path_factory):
 
 @pytest.fixture(scope="session", autouse=True)
 def _close_database_pools(django_db_setup, django_db_blocker):
-    """psycopg's pool keeps a connection to the test database open, and so does the audit writer (its own, for
-    the last event loop that wrote), and so do worker threads: close them before the database is dropped."""
+    """psycopg's pool keeps a connection to the test database open, and so do worker threads and the audit writer
+    (its own, for the last event loop that wrote): close them before the database is dropped."""
     yield
     from django.db import connections
-
-    from audit.services import close_connection_now
-
-    close_connection_now()
 
     for connection in connections.all():
         close_pool = getattr(connection, "close_pool", None)
@@ -100,15 +96,15 @@ def _close_database_pools(django_db_setup, django_db_blocker):
 
 
 def _end_other_sessions(db: dict) -> None:
-    """The ORM connections that worker threads opened (``sync_to_async``) outlive the tests, and nothing closes
-    them from this thread: end them, so that the test database can be dropped."""
+    """The ORM connections that worker threads opened (``sync_to_async``) and the audit writer's outlive the tests,
+    and nothing closes them from this thread: end them, so that the test database can be dropped."""
     if db["ENGINE"] != "django.db.backends.postgresql":
         return
     import psycopg
 
-    params = {"dbname": "postgres", "user": db.get("USER") or None, "host": db.get("HOST") or None}
-    params.update(port=db.get("PORT") or None, password=db.get("PASSWORD") or None)
-    with psycopg.connect(**{k: v for k, v in params.items() if v}, autocommit=True) as admin:
+    from audit.pgwriter import connect_params
+
+    with psycopg.connect(**connect_params(db, dbname="postgres"), autocommit=True) as admin:
         admin.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
             [db["NAME"]],

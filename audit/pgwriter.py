@@ -79,6 +79,13 @@ def _column_codecs() -> tuple[list[str], list[Callable[[Any], Any]], list[int]]:
 _TYPES, _DUMPERS, _FORMATS = _column_codecs()
 
 
+def connect_params(db: dict[str, Any], **override: Any) -> dict[str, Any]:
+    """psycopg's connection parameters for one of Django's ``DATABASES`` entries (the unset ones left out)."""
+    params = {"dbname": db["NAME"], "user": db.get("USER"), "password": db.get("PASSWORD")}
+    params.update(host=db.get("HOST"), port=db.get("PORT"), **override)
+    return {name: value for name, value in params.items() if value}
+
+
 @functools.cache
 def insert_statement(rows: int) -> str:
     width = len(COLUMNS) + 1
@@ -128,7 +135,7 @@ class PgWriterConnection:
         loop = asyncio.get_running_loop()
         if self.loop is not loop:  # a new event loop (tests): the old loop's connection cannot serve it
             self._flight, self.loop = None, loop
-            self.drop()
+            self._drop()
         if self._flight is not None:
             raise RuntimeError("the audit writer has a batch in flight")
         if self.conn is not None and not self.conn.closed and len(self.spare_ids) >= len(rows):
@@ -156,13 +163,8 @@ class PgWriterConnection:
     async def _connected(self):
         if self.conn is not None and not self.conn.closed:
             return self.conn
-        db = settings.DATABASES["default"]
         conn = await psycopg.AsyncConnection.connect(
-            dbname=db["NAME"],
-            user=db.get("USER") or None,
-            password=db.get("PASSWORD") or None,
-            host=db.get("HOST") or None,
-            port=db.get("PORT") or None,
+            **connect_params(settings.DATABASES["default"]),
             autocommit=True,
             application_name="scopegate-audit",
             connect_timeout=5,
@@ -215,7 +217,7 @@ class PgWriterConnection:
     def _unsent(self, done: Callable, exc: BaseException) -> None:
         """A batch that failed before it was sent: the connection goes, the batch's callers are told, and a
         cancellation or an interrupt goes on up."""
-        self.drop()
+        self._drop()
         _call(done, exc)
         if not isinstance(exc, Exception):
             raise exc
@@ -272,10 +274,10 @@ class PgWriterConnection:
         self.loop.remove_reader(self._fd)
         self.loop.remove_writer(self._fd)
         if isinstance(result, BaseException):
-            self.drop()
+            self._drop()
         _call(done, result)
 
-    def drop(self) -> None:
+    def _drop(self) -> None:
         """Closes the connection after a failure, at once (the next batch opens a new one)."""
         conn, self.conn = self.conn, None
         if conn is not None and not conn.closed:

@@ -188,9 +188,3 @@ def event_record_soon(**fields: Any) -> None:
 async def close_connection() -> None:
     """Closes this process's audit connection (tests, and shutdown)."""
     await _pg.close()
-
-
-def close_connection_now() -> None:
-    """Closes the audit connection without an event loop (the end of a test session: the last loop to write
-    left it open, and PostgreSQL will not drop a database that a session still uses)."""
-    _pg.drop()

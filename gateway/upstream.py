@@ -103,6 +103,16 @@ class HttpUpstream:
             self.session_id = session_id
             await self._post("notifications/initialized", None, None, timeout, notification=True)
 
+    def _posting(self, body: dict, headers: dict[str, str], timeout: float):
+        """One JSON-RPC message POSTed to the upstream (a context manager giving its response)."""
+        return _Http.get().post(
+            self.conn.url,
+            data=json.dumps(body, separators=(",", ":")),
+            headers=headers,
+            timeout=aiohttp.ClientTimeout(total=timeout),
+            allow_redirects=False,
+        )
+
     async def _post(
         self,
         method: str,
@@ -124,13 +134,7 @@ class HttpUpstream:
         headers = self._headers(method, params or {})
         if extra_headers and self.modern:
             headers.update(extra_headers)
-        async with _Http.get().post(
-            self.conn.url,
-            data=json.dumps(body, separators=(",", ":")),
-            headers=headers,
-            timeout=aiohttp.ClientTimeout(total=timeout),
-            allow_redirects=False,
-        ) as response:
+        async with self._posting(body, headers, timeout) as response:
             session_id = response.headers.get("Mcp-Session-Id")
             if notification:
                 return {}, session_id
@@ -184,14 +188,8 @@ class HttpUpstream:
             text = f"ScopeGate does not pass '{str(method)[:64]}' requests from an upstream on to its agents."
             body["error"] = {"code": METHOD_NOT_FOUND, "message": text}
         try:
-            async with _Http.get().post(
-                self.conn.url,
-                data=json.dumps(body, separators=(",", ":")),
-                headers=self._headers("", {}),
-                timeout=aiohttp.ClientTimeout(total=float(settings.UPSTREAM_TIMEOUT_SECONDS)),
-                allow_redirects=False,
-            ) as response:
-                await response.read()
+            async with self._posting(body, self._headers("", {}), float(settings.UPSTREAM_TIMEOUT_SECONDS)) as answer:
+                await answer.read()
         except (aiohttp.ClientError, TimeoutError) as exc:  # the call itself still ends within its timeout
             logger.warning("could not answer %s from connection %s: %r", method, self.conn.name, exc)
 

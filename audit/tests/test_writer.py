@@ -9,6 +9,7 @@ from django.db import connection
 
 from audit import services
 from audit.models import Event
+from audit.pgwriter import connect_params
 from audit.services import close_connection, event_record
 from audit.verify import verify_organization
 from tests.tcp_proxy import CuttableProxy
@@ -145,9 +146,7 @@ def test_a_commit_that_hangs_times_out_and_the_writer_recovers(world, settings):
     settings.AUDIT_WRITE_TIMEOUT_SECONDS = 1
     org = world.acme.pk
     db = settings.DATABASES["default"]
-    locker = psycopg.connect(
-        dbname=db["NAME"], user=db.get("USER") or None, host=db.get("HOST") or None, port=db.get("PORT") or None
-    )
+    locker = psycopg.connect(**connect_params(db))
 
     async def scenario():
         await event_record(organization_id=org, method="tools/call", tool="before")  # connected and prepared
