@@ -38,9 +38,14 @@ PY_SPY = (
 )
 
 
-def cpu_seconds(pid: int) -> float:
+def cpu_split(pid: int) -> tuple[float, float]:
+    """The process's user and system CPU seconds."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
+
+
+def cpu_seconds(pid: int) -> float:
+    return sum(cpu_split(pid))
 
 
 def wakeups(pid: int) -> int:
@@ -392,15 +397,19 @@ def main() -> None:
             spy = None
             if args.profile and concurrency == 1:
                 spy = py_spy_record(gateway.pid, args.seconds, args.profile)
-            cpu0 = cpu_seconds(gateway.pid)
+            (user0, system0), switches0 = cpu_split(gateway.pid), wakeups(gateway.pid)
             errors, lat = asyncio.run(load(gateway_url, "echo__echo", auth, concurrency, args.seconds))
-            cpu = cpu_seconds(gateway.pid) - cpu0
+            (user1, system1), switches1 = cpu_split(gateway.pid), wakeups(gateway.pid)
+            cpu = (user1 - user0) + (system1 - system0)
             if spy is not None:
                 spy.wait(timeout=60)
             through = summarize("through ScopeGate", lat, args.seconds, errors)
-            cpu_ms = cpu / max(through["calls"], 1) * 1000
+            calls = max(through["calls"], 1)
+            cpu_ms = cpu / calls * 1000
             print(
-                f"  gateway CPU per call {cpu_ms:.3f} ms; added p50 {through['p50_ms'] - direct['p50_ms']:+.2f} ms; "
+                f"  gateway CPU per call {cpu_ms:.3f} ms (system {(system1 - system0) / calls * 1000:.3f}), "
+                f"{(switches1 - switches0) / calls:.1f} context switches; "
+                f"added p50 {through['p50_ms'] - direct['p50_ms']:+.2f} ms; "
                 f"throughput {through['rps'] / direct['rps']:.0%} of direct"
             )
             report[concurrency] = {"direct": direct, "gateway": through, "gateway_cpu_ms_per_call": cpu_ms}
