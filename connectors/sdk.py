@@ -6,16 +6,61 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx2
 from django.conf import settings
-from mcp import Client
+from mcp import Client, types
 from mcp.client.sse import sse_client
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
+
+logger = logging.getLogger(__name__)
+METHOD_NOT_FOUND = -32601
+# What every session ScopeGate opens with an upstream declares it can do: sampling and elicitations, which the
+# gateway relays to the agent of the call they belong to (and refuses outside a call). Discovery declares the
+# same, so the catalogue lists what a call may use (an upstream may offer some tools only to such a client). Not
+# roots: a session shared by every agent of an organization has no roots of its own.
+CLIENT_CAPABILITIES = {"sampling": {}, "elicitation": {"form": {}, "url": {}}}
+# Hands an upstream's request ("sampling/createMessage" or "elicitation/create", its params) to the agent of the
+# call in progress; returns the JSON-RPC answer for the upstream: {"result": ...} or {"error": ...}.
+Relay = Callable[[str, dict], Awaitable[dict]]
+
+
+def refusal(method: Any) -> dict:
+    """The JSON-RPC error an upstream gets for a request ScopeGate does not relay."""
+    return {
+        "code": METHOD_NOT_FOUND,
+        "message": f"ScopeGate does not pass '{str(method)[:64]}' requests from an upstream on to its agents.",
+    }
+
+
+def _callbacks(relay: Relay | None) -> dict[str, Any]:
+    """The SDK client's callbacks for an upstream's sampling and elicitation requests (having them makes the SDK
+    declare both capabilities, as ``CLIENT_CAPABILITIES`` says): each is relayed, or refused without a relay."""
+
+    async def relayed(method: str, params: Any, result_type: type) -> Any:
+        reply = await relay(method, dump(params)) if relay is not None else {"error": refusal(method)}
+        if "error" in reply:
+            error = reply["error"] if isinstance(reply["error"], dict) else {}
+            code = error.get("code") if isinstance(error.get("code"), int) else -32603
+            return types.ErrorData(code=code, message=str(error.get("message", "refused"))[:500])
+        try:
+            return result_type.model_validate(reply.get("result"))
+        except ValueError:
+            logger.warning("an agent's answer to %s was not a valid result", method)
+            return types.ErrorData(code=-32603, message=f"The client's answer to {method} was not a valid result.")
+
+    async def sampling(context: Any, params: types.CreateMessageRequestParams) -> Any:
+        return await relayed("sampling/createMessage", params, types.CreateMessageResult)
+
+    async def elicitation(context: Any, params: types.ElicitRequestParams) -> Any:
+        return await relayed("elicitation/create", params, types.ElicitResult)
+
+    return {"sampling_callback": sampling, "elicitation_callback": elicitation}
 
 
 class UpstreamConfigError(Exception):
@@ -49,10 +94,17 @@ def _transport(target: UpstreamTarget, timeout: float):
 
 
 @contextlib.asynccontextmanager
-async def open_client(target: UpstreamTarget, *, timeout: float | None = None, **kwargs: Any) -> AsyncIterator[Client]:
+async def open_client(
+    target: UpstreamTarget, *, timeout: float | None = None, relay: Relay | None = None, **kwargs: Any
+) -> AsyncIterator[Client]:
     timeout = timeout or settings.UPSTREAM_TIMEOUT_SECONDS
     async with Client(
-        _transport(target, timeout), mode="auto", cache=None, read_timeout_seconds=timeout, **kwargs
+        _transport(target, timeout),
+        mode="auto",
+        cache=None,
+        read_timeout_seconds=timeout,
+        **_callbacks(relay),
+        **kwargs,
     ) as client:
         yield client
 

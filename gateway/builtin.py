@@ -47,7 +47,7 @@ class BuiltinUpstream:
         self.conn = conn
         self.provider = provider_for(conn.kind)
 
-    async def request(self, method: str, params: dict, *, notify=None, timeout: float, headers=None) -> dict:
+    async def request(self, method: str, params: dict, *, notify=None, timeout: float, headers=None, ask=None) -> dict:
         if method == "ping":
             return {"result": {}}
         if method != "tools/call":

@@ -44,6 +44,16 @@ async def forward_request(
         if accepts_stream and message.get("method") in ("notifications/progress", "notifications/message"):
             await responder.event(message)
 
+    async def ask(request: dict) -> dict:
+        """What the upstream asks in the middle of the call, put to the agent."""
+        from gateway.bridge import relay
+
+        if ctx.modern:
+            return await _park(ctx, request)
+        return await relay(
+            ctx.session.token if ctx.session else None, ctx.client_caps, responder.event, accepts_stream, request
+        )
+
     await prewrite(req, ctx)  # durably stored before anything reaches the upstream, or refused
     key = call_key(ctx.session.token, ctx.request_id) if ctx.session is not None else None
     started = time.perf_counter()
@@ -51,7 +61,7 @@ async def forward_request(
         async with cancellable(key):
             responder.forwarding = True  # the consumer may now cancel this task if the client leaves
             try:
-                result = await _call_upstream(conn, method, upstream_params, notify, extra_headers)
+                result = await _call_upstream(conn, method, upstream_params, notify, extra_headers, ask)
             finally:
                 responder.forwarding = False
     except asyncio.CancelledError:
@@ -115,10 +125,10 @@ def _in_era(ctx: Context, method: str, result: dict) -> dict:
     return result
 
 
-async def _call_upstream(conn, method: str, params: dict, notify, headers) -> Any:
+async def _call_upstream(conn, method: str, params: dict, notify, headers, ask=None) -> Any:
     """The upstream's result; its JSON-RPC error, or its failure to answer, as the agent's error."""
     try:
-        reply = await forward(conn, method, params, notify=notify, headers=headers)
+        reply = await forward(conn, method, params, notify=notify, headers=headers, ask=ask)
     except UpstreamError as exc:
         raise RpcError(rpc.UPSTREAM_ERROR, str(exc), {"connection": conn.name}) from None
     if "error" in reply:
@@ -126,3 +136,9 @@ async def _call_upstream(conn, method: str, params: dict, notify, headers) -> An
         code = error.get("code") if isinstance(error.get("code"), int) else rpc.INTERNAL_ERROR
         raise RpcError(code, str(error.get("message", "Upstream error")), error.get("data"))
     return reply.get("result")
+
+
+async def _park(ctx: Context, request: dict) -> dict:
+    from connectors.sdk import refusal
+
+    return {"error": refusal(request.get("method"))}

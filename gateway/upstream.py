@@ -21,14 +21,13 @@ from django.conf import settings
 from mcp.shared.inbound import encode_header_value
 
 from connectors.providers.http import LoopSession
-from connectors.sdk import UpstreamConfigError, UpstreamTarget, dump, open_client
+from connectors.sdk import CLIENT_CAPABILITIES, UpstreamConfigError, UpstreamTarget, dump, open_client, refusal
 from gateway.builtin import BuiltinError, BuiltinUpstream
 from gateway.jsonrpc import (
     LATEST_LEGACY,
     META_CLIENT_CAPS,
     META_CLIENT_INFO,
     META_VERSION,
-    METHOD_NOT_FOUND,
     MODERN_VERSION,
     MODERN_VERSIONS,
 )
@@ -37,6 +36,9 @@ from policies.runtime import ConnectionRuntime
 logger = logging.getLogger(__name__)
 CLIENT_INFO = {"name": "scopegate", "version": "0.1.0"}
 Notify = Callable[[dict], Awaitable[None]]
+# Asks the agent of the call in progress what an upstream asked ScopeGate ({"method", "params"}) and returns the
+# JSON-RPC answer to give it: {"result": ...} or {"error": ...}.
+Ask = Callable[[dict], Awaitable[dict]]
 
 
 class UpstreamError(Exception):
@@ -94,7 +96,7 @@ class HttpUpstream:
         async with self._init_lock:
             if self.session_id:
                 return
-            init = {"protocolVersion": self.version, "capabilities": {}, "clientInfo": CLIENT_INFO}
+            init = {"protocolVersion": self.version, "capabilities": CLIENT_CAPABILITIES, "clientInfo": CLIENT_INFO}
             self.session_id = None
             reply, session_id = await self._post("initialize", init, None, timeout, initializing=True)
             if "error" in reply:
@@ -104,12 +106,14 @@ class HttpUpstream:
             await self._post("notifications/initialized", None, None, timeout, notification=True)
 
     def _posting(self, body: dict, headers: dict[str, str], timeout: float):
-        """One JSON-RPC message POSTed to the upstream (a context manager giving its response)."""
+        """One JSON-RPC message POSTed to the upstream (a context manager giving its response). Its timeout bounds
+        the connection and each wait for data; the whole call is bounded by ``forward``'s deadline, which stops
+        while the agent is asked something (a person may be answering)."""
         return _Http.get().post(
             self.conn.url,
             data=json.dumps(body, separators=(",", ":")),
             headers=headers,
-            timeout=aiohttp.ClientTimeout(total=timeout),
+            timeout=aiohttp.ClientTimeout(total=None, connect=timeout),
             allow_redirects=False,
         )
 
@@ -123,6 +127,7 @@ class HttpUpstream:
         notification: bool = False,
         initializing: bool = False,
         extra_headers: dict | None = None,
+        ask: Ask | None = None,
     ) -> tuple[dict, str | None]:
         body: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
         upstream_id = None
@@ -142,14 +147,16 @@ class HttpUpstream:
                 raise _SessionExpired
             ctype = response.headers.get("Content-Type", "")
             if ctype.startswith("text/event-stream"):
-                return await self._read_stream(response, upstream_id, notify), session_id
+                return await self._read_stream(response, upstream_id, notify, ask), session_id
             if ctype.startswith("application/json"):
                 reply = json.loads(await response.read())
                 if isinstance(reply, dict) and ("result" in reply or "error" in reply):
                     return reply, session_id
             raise UpstreamError(f"answered HTTP {response.status} ({ctype or 'no content type'})")
 
-    async def _read_stream(self, response: aiohttp.ClientResponse, upstream_id: int, notify: Notify | None) -> dict:
+    async def _read_stream(
+        self, response: aiohttp.ClientResponse, upstream_id: int, notify: Notify | None, ask: Ask | None
+    ) -> dict:
         data: list[str] = []
         async for raw in response.content:
             line = raw.decode("utf-8").rstrip("\r\n")
@@ -171,22 +178,23 @@ class HttpUpstream:
                 return message
             if isinstance(message, dict) and "method" in message:
                 if "id" in message:
-                    await self._answer(message)
+                    await self._answer(message, ask)
                 elif notify is not None:
                     await notify(message)
         raise UpstreamError("closed its stream without an answer")
 
-    async def _answer(self, request: dict) -> None:
-        """The upstream asked us something in the middle of a call. A ping is answered; anything else (sampling,
-        an elicitation, the roots: capabilities ScopeGate's session with it does not declare) is refused at once,
-        so the call goes on (or fails) now instead of waiting out the upstream timeout."""
+    async def _answer(self, request: dict, ask: Ask | None) -> None:
+        """The upstream asked something in the middle of a call (on the call's own stream). A ping is answered
+        here; sampling and elicitations go to the agent of the call (``ask``), which may refuse them; anything
+        else is refused at once, so the call goes on (or fails) now instead of waiting out its timeout."""
         method = request.get("method")
         body: dict[str, Any] = {"jsonrpc": "2.0", "id": request.get("id")}
         if method == "ping":
             body["result"] = {}
+        elif ask is not None:
+            body.update(await ask({"method": method, "params": request.get("params") or {}}))
         else:
-            text = f"ScopeGate does not pass '{str(method)[:64]}' requests from an upstream on to its agents."
-            body["error"] = {"code": METHOD_NOT_FOUND, "message": text}
+            body["error"] = refusal(method)
         try:
             async with self._posting(body, self._headers("", {}), float(settings.UPSTREAM_TIMEOUT_SECONDS)) as answer:
                 await answer.read()
@@ -194,12 +202,19 @@ class HttpUpstream:
             logger.warning("could not answer %s from connection %s: %r", method, self.conn.name, exc)
 
     async def request(
-        self, method: str, params: dict, *, notify: Notify | None, timeout: float, headers: dict | None = None
+        self,
+        method: str,
+        params: dict,
+        *,
+        notify: Notify | None,
+        timeout: float,
+        headers: dict | None = None,
+        ask: Ask | None = None,
     ) -> dict:
         for attempt in range(2):
             await self._ensure_session(timeout)
             try:
-                reply, _ = await self._post(method, params, notify, timeout, extra_headers=headers)
+                reply, _ = await self._post(method, params, notify, timeout, extra_headers=headers, ask=ask)
                 return reply
             except _SessionExpired:
                 self.session_id = None  # the upstream forgot our session: open a new one, once
@@ -213,7 +228,9 @@ class _SessionExpired(Exception):
 
 
 class SdkUpstream:
-    """An SDK client kept open in its own task (the SDK's cancel scopes must stay in one task)."""
+    """An SDK client kept open in its own task (the SDK's cancel scopes must stay in one task). It runs one call at
+    a time, so an upstream's sampling or elicitation request belongs to the call in progress and goes to its agent
+    (over these transports the SDK's own request timeout, the upstream timeout, still bounds the agent's answer)."""
 
     def __init__(self, conn: ConnectionRuntime) -> None:
         self.target = UpstreamTarget(
@@ -225,33 +242,48 @@ class SdkUpstream:
         )
         self._jobs: asyncio.Queue = asyncio.Queue()
         self._task: asyncio.Task | None = None
+        self._ask: Ask | None = None  # the agent of the call in progress
+
+    async def _relay(self, method: str, params: dict) -> dict:
+        ask = self._ask
+        return await ask({"method": method, "params": params}) if ask is not None else {"error": refusal(method)}
 
     async def _run(self) -> None:
         try:
-            async with open_client(self.target) as client:
+            async with open_client(self.target, relay=self._relay) as client:
                 while True:
-                    job, future = await self._jobs.get()
+                    job, future, ask = await self._jobs.get()
                     if future.done():
                         continue
+                    self._ask = ask
                     try:
                         future.set_result(await job(client))
                     except Exception as exc:
                         if not future.done():
                             future.set_exception(exc)
+                    finally:
+                        self._ask = None
         except Exception as exc:
             while not self._jobs.empty():
-                _, future = self._jobs.get_nowait()
+                _, future, _ = self._jobs.get_nowait()
                 if not future.done():
                     future.set_exception(UpstreamError(f"is unreachable: {exc!r}"[:300]))
             raise
 
     async def request(
-        self, method: str, params: dict, *, notify: Notify | None, timeout: float, headers: dict | None = None
+        self,
+        method: str,
+        params: dict,
+        *,
+        notify: Notify | None,
+        timeout: float,
+        headers: dict | None = None,
+        ask: Ask | None = None,
     ) -> dict:
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run())
         future = asyncio.get_running_loop().create_future()
-        await self._jobs.put((lambda client: _sdk_call(client, method, params, notify), future))
+        await self._jobs.put((lambda client: _sdk_call(client, method, params, notify), future, ask))
         return await future
 
 
@@ -312,12 +344,17 @@ async def forward(
     *,
     notify: Notify | None = None,
     headers: dict[str, str] | None = None,
+    ask: Ask | None = None,
 ) -> dict:
-    """The upstream's JSON-RPC answer ({"result": ...} or {"error": ...}); UpstreamError names the connection."""
+    """The upstream's JSON-RPC answer ({"result": ...} or {"error": ...}); UpstreamError names the connection.
+    ``ask`` relays what the upstream asks in the middle of the call to the call's agent; the upstream timeout
+    stops while the agent answers (a person may be typing) and starts afresh after."""
     timeout = float(settings.UPSTREAM_TIMEOUT_SECONDS)
     try:
-        async with asyncio.timeout(timeout):
-            return await upstream_for(conn).request(method, params, notify=notify, timeout=timeout, headers=headers)
+        async with asyncio.timeout(timeout) as deadline:
+            paused = None if ask is None else _pausing(deadline, timeout, ask)
+            upstream = upstream_for(conn)
+            return await upstream.request(method, params, notify=notify, timeout=timeout, headers=headers, ask=paused)
     except TimeoutError:
         raise UpstreamError(f"Connection '{conn.name}' did not answer within {timeout:g} s.") from None
     except UpstreamError as exc:
@@ -328,6 +365,23 @@ async def forward(
         raise UpstreamError(f"Connection '{conn.name}' {exc}") from None
     except (aiohttp.ClientError, OSError, ValueError) as exc:
         raise UpstreamError(f"Connection '{conn.name}' is unreachable ({type(exc).__name__}).") from None
+
+
+def _pausing(deadline: asyncio.Timeout, timeout: float, ask: Ask) -> Ask:
+    asking = 0
+
+    async def paused(request: dict) -> dict:
+        nonlocal asking
+        asking += 1
+        deadline.reschedule(None)
+        try:
+            return await ask(request)
+        finally:
+            asking -= 1
+            if not asking:
+                deadline.reschedule(asyncio.get_running_loop().time() + timeout)
+
+    return paused
 
 
 async def close_all() -> None:

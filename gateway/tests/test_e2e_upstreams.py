@@ -8,7 +8,6 @@ import time
 import pytest
 from mcp.shared.exceptions import MCPError
 
-from connectors.models import Connection
 from connectors.services import connection_create
 from gateway.tests.helpers import agent_with, connect, connected, org_ctx, run, tool_names
 from tests.upstreams.run import echo_server, everything
@@ -113,23 +112,3 @@ def test_a_down_or_slow_upstream_is_named_and_blocks_no_other(live):
                 assert time.monotonic() - started < 6
 
         run(scenario())
-
-
-def test_a_legacy_upstream_asking_for_input_mid_call_is_answered_at_once(live, settings):
-    """ScopeGate's legacy session with an upstream declares no client capabilities; an upstream that asks for an
-    elicitation anyway gets a refusal at once, so the call ends instead of waiting out the upstream timeout."""
-    with echo_server() as upstream:
-        ctx = org_ctx()
-        conn = connect(ctx, "old", upstream.url)
-        Connection.objects.filter(pk=conn.pk).update(protocol_version="2025-11-25")  # speak the legacy era to it
-        setup = agent_with(ctx, live.url, allow=[(conn, "")])
-
-        async def scenario():
-            async with connected(setup, "legacy") as client:
-                started = time.monotonic()
-                result = await client.call_tool("old__confirm", {})
-                return result.content[0].text, time.monotonic() - started
-
-        text, seconds = run(scenario())
-        assert text.startswith("no answer:") and "elicitation/create" in text, text
-        assert seconds < 5
