@@ -116,5 +116,20 @@ async def record(req: Request, ctx: Context, sent_bytes: int | None = None) -> N
     )
 
 
+def relayed(req: Request, ctx: Context, request: dict, reply: dict, started: float) -> None:
+    """Records a question an upstream asked in the middle of the call (a sampling, an elicitation), put to the
+    agent, and whether the agent answered it; not the answer, which may hold what a person typed."""
+    if not settings.AUDIT_ENABLED:
+        return
+    error = reply.get("error") if isinstance(reply.get("error"), dict) else None
+    event_record_soon(
+        **{**_who(req, ctx), "method": str(request.get("method"))[:64]},
+        arguments=arguments_of(request.get("params")),
+        outcome=Event.Outcome.REFUSED if error else Event.Outcome.OK,
+        error=str(error.get("message", ""))[:2000] if error else "",
+        latency_ms=round((time.perf_counter() - started) * 1000, 3),
+    )
+
+
 def arguments_of(value: Any) -> Any:
     return redact(value) if value not in (None, {}) else None

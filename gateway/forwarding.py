@@ -7,8 +7,11 @@ import asyncio
 import time
 from typing import Any
 
+from django.conf import settings
+
 from gateway import jsonrpc as rpc
-from gateway.auditing import prewrite
+from gateway import parking
+from gateway.auditing import prewrite, relayed
 from gateway.cancel import call_key, cancellable
 from gateway.context import Context, Request, Responder
 from gateway.jsonrpc import RpcError
@@ -41,18 +44,28 @@ async def forward_request(
     responder.accepts_stream = accepts_stream
 
     async def notify(message: dict) -> None:
-        if accepts_stream and message.get("method") in ("notifications/progress", "notifications/message"):
+        if (
+            accepts_stream
+            and responder.forwarding  # not once the call was answered (a parked call goes on)
+            and message.get("method") in ("notifications/progress", "notifications/message")
+        ):
             await responder.event(message)
 
     async def ask(request: dict) -> dict:
-        """What the upstream asks in the middle of the call, put to the agent."""
+        """What the upstream asks in the middle of the call, put to the (legacy) agent on the call's stream."""
         from gateway.bridge import relay
 
-        if ctx.modern:
-            return await _park(ctx, request)
-        return await relay(
-            ctx.session.token if ctx.session else None, ctx.client_caps, responder.event, accepts_stream, request
-        )
+        token = ctx.session.token if ctx.session is not None else None
+        return await relay(token, ctx.client_caps, responder.event, accepts_stream, request)
+
+    def audited(asking):
+        async def asked(request: dict) -> dict:
+            started = time.perf_counter()
+            reply = await asking(request)
+            relayed(req, ctx, request, reply, started)
+            return reply
+
+        return asked
 
     await prewrite(req, ctx)  # durably stored before anything reaches the upstream, or refused
     key = call_key(ctx.session.token, ctx.request_id) if ctx.session is not None else None
@@ -61,7 +74,12 @@ async def forward_request(
         async with cancellable(key):
             responder.forwarding = True  # the consumer may now cancel this task if the client leaves
             try:
-                result = await _call_upstream(conn, method, upstream_params, notify, extra_headers, ask)
+                if not ctx.modern:
+                    result = await _call_upstream(conn, method, upstream_params, notify, extra_headers, audited(ask))
+                else:
+                    result = await _call_modern(
+                        ctx, conn, method, params, upstream_params, notify, extra_headers, audited
+                    )
             finally:
                 responder.forwarding = False
     except asyncio.CancelledError:
@@ -138,7 +156,17 @@ async def _call_upstream(conn, method: str, params: dict, notify, headers, ask=N
     return reply.get("result")
 
 
-async def _park(ctx: Context, request: dict) -> dict:
-    from connectors.sdk import refusal
-
-    return {"error": refusal(request.get("method"))}
+async def _call_modern(
+    ctx: Context, conn, method: str, params: dict, upstream_params: dict, notify, headers, audited
+) -> Any:
+    """A 2026-07-28 agent's call. An upstream that may ask mid-call gets it parked (``gateway.parking``): the
+    agent is answered ``input_required`` and its next call, carrying the parked call's requestState, resumes it."""
+    if not parking.may_ask(conn):
+        return await _call_upstream(conn, method, upstream_params, notify, headers)
+    if parking.is_parked_state(params):
+        timeout = float(settings.UPSTREAM_TIMEOUT_SECONDS) + 5
+        return await parking.resume(ctx.agent.public_id, conn.id, method, params, timeout)
+    call = parking.ParkedCall(ctx.agent.public_id, conn.id, method, params)
+    return await parking.call_parked(
+        call, lambda ask: _call_upstream(conn, method, upstream_params, notify, headers, audited(ask))
+    )
