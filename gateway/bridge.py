@@ -93,7 +93,7 @@ def unanswerable(request: dict, caps: dict, can_stream: bool) -> str | None:
     method = request.get("method")
     capability = CAPABILITY.get(method)
     if capability is None:
-        return f"ScopeGate does not pass '{str(method)[:64]}' requests from an upstream on to its agents."
+        return refusal(method)["message"]
     declared = caps.get(capability)
     if not isinstance(declared, dict):
         return f"The client of this call does not accept {method} requests (it did not declare {capability})."
@@ -113,8 +113,7 @@ async def relay(session_token: str | None, caps: dict, send_event, can_stream: b
     stream; returns the answer for the upstream ({"result": ...} or {"error": ...})."""
     reason = unanswerable(request, caps, can_stream and session_token is not None)
     if reason is not None:
-        error = refusal(request.get("method"))
-        return {"error": {**error, "message": reason}}
+        return {"error": {"code": rpc.METHOD_NOT_FOUND, "message": reason}}
     try:
         answers = await ask_agent(session_token, send_event, {"r": request})
     except AgentDeclined as exc:
