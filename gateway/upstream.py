@@ -1,7 +1,8 @@
 """Forwarding to upstream MCP servers.
 
-Streamable HTTP upstreams (either era) are called with a lean pooled aiohttp client: one process-wide
-connection pool, one long-lived upstream session per connection (legacy era), the JSON-RPC body built by hand.
+Streamable HTTP upstreams (either era) are called with the lean pooled client of ``gateway.lean_http``: one
+connection pool per event loop, one long-lived upstream session per connection (legacy era), the JSON-RPC body
+built by hand.
 HTTP+SSE and stdio upstreams go through the official SDK's client, kept open per connection in a task of its
 own. Either way the agent's credentials never leave the gateway: only the connection's own headers are sent.
 """
@@ -16,12 +17,11 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import aiohttp
 from django.conf import settings
 from mcp.shared.inbound import encode_header_value
 
-from connectors.providers.http import LoopSession
 from connectors.sdk import CLIENT_CAPABILITIES, UpstreamConfigError, UpstreamTarget, dump, open_client, refusal
+from gateway import lean_http
 from gateway.builtin import BuiltinError, BuiltinUpstream
 from gateway.jsonrpc import (
     LATEST_LEGACY,
@@ -53,9 +53,6 @@ def _name_param(method: str, params: dict) -> str | None:
     return None
 
 
-_Http = LoopSession(limit=512, limit_per_host=128, ttl_dns_cache=60, enable_cleanup_closed=True)
-
-
 class HttpUpstream:
     def __init__(self, conn: ConnectionRuntime) -> None:
         self.conn = conn
@@ -64,6 +61,7 @@ class HttpUpstream:
         self.version = conn.protocol_version if conn.protocol_version and not self.modern else LATEST_LEGACY
         self._ids = itertools.count(1)
         self._init_lock = asyncio.Lock()
+        self._target: lean_http.Target | None = None
 
     def _headers(self, method: str, params: dict) -> dict[str, str]:
         headers = dict(self.conn.headers)
@@ -105,17 +103,14 @@ class HttpUpstream:
             self.session_id = session_id
             await self._post("notifications/initialized", None, None, timeout, notification=True)
 
-    def _posting(self, body: dict, headers: dict[str, str], timeout: float):
+    def _posting(self, body: dict, headers: dict[str, str], timeout: float, *, limited: bool = True):
         """One JSON-RPC message POSTed to the upstream (a context manager giving its response). Its timeout bounds
         the connection and each wait for data; the whole call is bounded by ``forward``'s deadline, which stops
         while the agent is asked something (a person may be answering)."""
-        return _Http.get().post(
-            self.conn.url,
-            data=json.dumps(body, separators=(",", ":")),
-            headers=headers,
-            timeout=aiohttp.ClientTimeout(total=None, connect=timeout),
-            allow_redirects=False,
-        )
+        if self._target is None:
+            self._target = lean_http.Target(self.conn.url)
+        data = json.dumps(body, separators=(",", ":")).encode()
+        return lean_http.post(self._target, data, headers, timeout, settings.ALLOW_PRIVATE_UPSTREAMS, limited=limited)
 
     async def _post(
         self,
@@ -140,12 +135,12 @@ class HttpUpstream:
         if extra_headers and self.modern:
             headers.update(extra_headers)
         async with self._posting(body, headers, timeout) as response:
-            session_id = response.headers.get("Mcp-Session-Id")
+            session_id = response.headers.get("mcp-session-id")
             if notification:
                 return {}, session_id
             if response.status == 404 and self.session_id and not initializing:
                 raise _SessionExpired
-            ctype = response.headers.get("Content-Type", "")
+            ctype = response.headers.get("content-type", "")
             if ctype.startswith("text/event-stream"):
                 return await self._read_stream(response, upstream_id, notify, ask), session_id
             if ctype.startswith("application/json"):
@@ -155,11 +150,11 @@ class HttpUpstream:
             raise UpstreamError(f"answered HTTP {response.status} ({ctype or 'no content type'})")
 
     async def _read_stream(
-        self, response: aiohttp.ClientResponse, upstream_id: int, notify: Notify | None, ask: Ask | None
+        self, response: lean_http.Response, upstream_id: int, notify: Notify | None, ask: Ask | None
     ) -> dict:
         data: list[str] = []
-        async for raw in response.content:
-            line = raw.decode("utf-8").rstrip("\r\n")
+        async for raw in response.lines():
+            line = raw.decode("utf-8")
             if line.startswith("data:"):
                 data.append(line[5:].lstrip(" "))
                 continue
@@ -196,9 +191,10 @@ class HttpUpstream:
         else:
             body["error"] = refusal(method)
         try:
-            async with self._posting(body, self._headers("", {}), float(settings.UPSTREAM_TIMEOUT_SECONDS)) as answer:
+            timeout = float(settings.UPSTREAM_TIMEOUT_SECONDS)
+            async with self._posting(body, self._headers("", {}), timeout, limited=False) as answer:
                 await answer.read()
-        except (aiohttp.ClientError, TimeoutError) as exc:  # the call itself still ends within its timeout
+        except (OSError, ValueError, TimeoutError) as exc:  # the call itself still ends within its timeout
             logger.warning("could not answer %s from connection %s: %r", method, self.conn.name, exc)
 
     async def request(
@@ -363,7 +359,11 @@ async def forward(
         raise UpstreamError(f"Connection '{conn.name}': {exc}") from None
     except BuiltinError as exc:
         raise UpstreamError(f"Connection '{conn.name}' {exc}") from None
-    except (aiohttp.ClientError, OSError, ValueError) as exc:
+    except lean_http.RefusedAddress as exc:
+        raise UpstreamError(f"Connection '{conn.name}': {exc}.") from None
+    except lean_http.ProtocolError as exc:
+        raise UpstreamError(f"Connection '{conn.name}' {exc}.") from None
+    except (OSError, ValueError) as exc:
         raise UpstreamError(f"Connection '{conn.name}' is unreachable ({type(exc).__name__}).") from None
 
 
@@ -386,5 +386,4 @@ def _pausing(deadline: asyncio.Timeout, timeout: float, ask: Ask) -> Ask:
 
 async def close_all() -> None:
     with contextlib.suppress(Exception):
-        if _Http.session is not None:
-            await _Http.session.close()
+        await lean_http.close_all()

@@ -91,10 +91,12 @@ async def _session(watch: _Watch, client) -> None:
             changed = asyncio.ensure_future(watch.changed.wait())
             renew = asyncio.ensure_future(watch.resubscribe.wait())
             try:
-                await asyncio.wait({changed, renew}, return_when=asyncio.FIRST_COMPLETED)
+                done, _ = await asyncio.wait({changed, renew}, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 changed.cancel()
                 renew.cancel()
+            for waited in done:  # a wait that failed (an event of another loop) must not turn this into a spin
+                waited.result()
             if watch.resubscribe.is_set():
                 if modern:
                     return  # reopen the listen stream with the new filter
@@ -149,6 +151,9 @@ def ensure_watched(connections: dict[int, ConnectionRuntime], organization_id: i
         if watch is None:
             watch = _watching[_key(conn)] = _Watch(conn=conn, organization_id=organization_id)
         if watch.task is None or watch.task.done():
+            if watch.task is not None and watch.task.get_loop() is not asyncio.get_running_loop():
+                # a new event loop (tests): the old loop's events cannot be awaited here
+                watch = _watching[_key(conn)] = _Watch(conn=conn, organization_id=organization_id, uris=watch.uris)
             watch.task = asyncio.get_running_loop().create_task(_watch(watch))
 
 
