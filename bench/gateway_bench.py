@@ -5,7 +5,9 @@
 One run, same machine, same load generator (a lean aiohttp client speaking 2026-07-28 Streamable HTTP):
 1. starts the SDK echo server (tests/upstreams/echo_server.py) and one daphne gateway on PostgreSQL with
    auditing on, an agent allowed the echo tool;
-2. at concurrency 1 and 32, runs tools/call "echo" directly and through the gateway for --seconds each;
+2. at concurrency 1 and 32, runs tools/call "echo" directly and through the gateway for --seconds each, in
+   alternating rounds (this VM's speed drifts by a tenth over a minute: back to back, that drift showed as
+   gateway cost or hid it);
 3. prints calls per second, p50/p99 latency, the gateway's CPU time per call (from /proc), and the ratios;
 4. opens 1,000 legacy sessions (initialize) and prints the gateway process's memory;
 5. with --rules N: a second agent gets N rules with argument constraints (tool, pattern and annotation rules,
@@ -32,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 MODERN = "2026-07-28"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+ROUNDS = 8  # each side's --seconds is split into this many alternating rounds
 # py-spy (pip install py-spy) from the same environment as this interpreter, else from PATH
 PY_SPY = (
     str(Path(sys.executable).with_name("py-spy")) if Path(sys.executable).with_name("py-spy").exists() else "py-spy"
@@ -391,24 +394,32 @@ def main() -> None:
         asyncio.run(load(upstream_url, "echo", {}, 4, 1.0))
         report = {}
         for concurrency in (1, 32):
-            print(f"concurrency {concurrency}:")
-            errors, lat = asyncio.run(load(upstream_url, "echo", {}, concurrency, args.seconds))
-            direct = summarize("direct to upstream", lat, args.seconds, errors)
+            print(f"concurrency {concurrency} ({ROUNDS} rounds of each, alternating):")
             spy = None
             if args.profile and concurrency == 1:
                 spy = py_spy_record(gateway.pid, args.seconds, args.profile)
-            (user0, system0), switches0 = cpu_split(gateway.pid), wakeups(gateway.pid)
-            errors, lat = asyncio.run(load(gateway_url, "echo__echo", auth, concurrency, args.seconds))
-            (user1, system1), switches1 = cpu_split(gateway.pid), wakeups(gateway.pid)
-            cpu = (user1 - user0) + (system1 - system0)
+            direct_lat, through_lat, direct_errors, through_errors = [], [], 0, 0
+            user = system = switches = 0.0
+            for _ in range(ROUNDS):  # alternating, so that a drift of this machine's speed touches both alike
+                errors, lat = asyncio.run(load(upstream_url, "echo", {}, concurrency, args.seconds / ROUNDS))
+                direct_lat += lat
+                direct_errors += errors
+                (user0, system0), switches0 = cpu_split(gateway.pid), wakeups(gateway.pid)
+                errors, lat = asyncio.run(load(gateway_url, "echo__echo", auth, concurrency, args.seconds / ROUNDS))
+                (user1, system1), switches1 = cpu_split(gateway.pid), wakeups(gateway.pid)
+                user, system = user + user1 - user0, system + system1 - system0
+                switches += switches1 - switches0
+                through_lat += lat
+                through_errors += errors
             if spy is not None:
                 spy.wait(timeout=60)
-            through = summarize("through ScopeGate", lat, args.seconds, errors)
+            direct = summarize("direct to upstream", direct_lat, args.seconds, direct_errors)
+            through = summarize("through ScopeGate", through_lat, args.seconds, through_errors)
             calls = max(through["calls"], 1)
-            cpu_ms = cpu / calls * 1000
+            cpu_ms = (user + system) / calls * 1000
             print(
-                f"  gateway CPU per call {cpu_ms:.3f} ms (system {(system1 - system0) / calls * 1000:.3f}), "
-                f"{(switches1 - switches0) / calls:.1f} context switches; "
+                f"  gateway CPU per call {cpu_ms:.3f} ms (system {system / calls * 1000:.3f}), "
+                f"{switches / calls:.1f} context switches; "
                 f"added p50 {through['p50_ms'] - direct['p50_ms']:+.2f} ms; "
                 f"throughput {through['rps'] / direct['rps']:.0%} of direct"
             )

@@ -35,8 +35,18 @@ class McpEndpointConsumer(AsyncHttpConsumer):
         self._responder: Responder | None = None
 
     async def __call__(self, scope, receive, send):
+        """Channels' own loop (``await_many_dispatch``) races a task per receive against the channel layer's; this
+        consumer has no channel of its own, so it takes its messages in turn, in the request's own task: two turns
+        of the event loop fewer per request, and its body is handled in the turn that started it."""
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
         self._receive = receive  # to notice a client that leaves while its request is being handled
-        return await super().__call__(scope, receive, send)
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
 
     async def dispatch(self, message: dict) -> None:
         handler = getattr(self, message["type"].replace(".", "_"), None)

@@ -46,6 +46,29 @@ def _redact_daphne_access_log() -> None:
     AccessLogGenerator.write_entry = write_entry
 
 
+def _flush_daphne_replies() -> None:
+    """Twisted buffers what a response writes until the event loop's next turn, so the end of an answer left
+    only after everything else that turn ran: the access log line and whatever the application does after
+    answering (a gateway call records its outcome), 0.1-0.3 ms of an agent's wait for every call. The end of a
+    response (and each chunk of a stream) is sent at once instead; only a plain TCP connection that is not being
+    closed is flushed this way, the rest as before."""
+    try:
+        from daphne.server import Server
+        from twisted.internet.tcp import Connection
+    except ImportError:
+        return
+    original = Server.handle_reply
+
+    async def handle_reply(self, protocol, message):
+        await original(self, protocol, message)
+        if message.get("type") == "http.response.body":
+            transport = getattr(protocol, "transport", None)
+            if isinstance(transport, Connection) and transport.connected and not transport.disconnecting:
+                transport.doWrite()
+
+    Server.handle_reply = handle_reply
+
+
 def _freeze_startup_objects() -> None:
     """Everything loaded at start-up (Django, the apps, Twisted, the SDK's pydantic types: some 200,000 objects)
     lives as long as the process. Left to the cyclic collector, every full collection walks all of it: under load
@@ -65,4 +88,5 @@ def _freeze_startup_objects() -> None:
 
 _skip_twisted_form_parsing()
 _redact_daphne_access_log()
+_flush_daphne_replies()
 _freeze_startup_objects()
