@@ -125,7 +125,8 @@ class PgWriterConnection:
         self._flight: tuple[list[int], Callable] | None = None  # the batch in flight: its ids, its callback
         self._failure: BaseException | None = None  # the first error among its results
         self._timer: asyncio.TimerHandle | None = None
-        self._fd = -1  # the socket a batch in flight waits on
+        self._fd = -1  # the socket our reader callback watches (between batches too: one registration per
+        # connection instead of two epoll_ctl calls per batch), or -1 while psycopg drives the connection itself
         self._tasks: set[asyncio.Task] = set()
 
     def submit(self, rows: list[tuple], done: Callable[[list[int] | BaseException], None]) -> None:
@@ -141,6 +142,7 @@ class PgWriterConnection:
         if self.conn is not None and not self.conn.closed and len(self.spare_ids) >= len(rows):
             self._send(rows, done)
             return
+        self._unwatch()  # psycopg waits on the socket itself meanwhile
         task = loop.create_task(self._prepare_then_send(rows, done))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -208,11 +210,11 @@ class PgWriterConnection:
         self._flight = (ids, done)
         self._failure = None
         self._timer = self.loop.call_later(settings.AUDIT_WRITE_TIMEOUT_SECONDS, self._timed_out)
-        self._fd = pgconn.socket
+        if self._fd < 0:
+            self._fd = pgconn.socket
+            self.loop.add_reader(self._fd, self._readable)
         if pending:  # the socket's buffer is full (a large batch): the rest goes when it drains
             self.loop.add_writer(self._fd, self._writable)
-        else:
-            self.loop.add_reader(self._fd, self._readable)
 
     def _unsent(self, done: Callable, exc: BaseException) -> None:
         """A batch that failed before it was sent: the connection goes, the batch's callers are told, and a
@@ -231,14 +233,23 @@ class PgWriterConnection:
             self._finish(exc)
             return
         self.loop.remove_writer(self._fd)
-        self.loop.add_reader(self._fd, self._readable)
 
     def _readable(self) -> None:
         """The server answered (or hung up): once every result of the batch is in, the batch is done. Results
-        may arrive over several calls; the first error among them is the batch's."""
+        may arrive over several calls; the first error among them is the batch's. Between batches only a notice
+        or the server hanging up can arrive: the latter drops the connection (the next batch opens another)."""
+        pgconn = self.conn.pgconn if self.conn is not None else None
         if self._flight is None:
+            try:
+                if pgconn is None:
+                    raise psycopg.OperationalError("no connection")
+                pgconn.consume_input()
+                while not pgconn.is_busy() and pgconn.notifies() is not None:
+                    pass
+            except Exception as exc:
+                logger.warning("the audit connection closed between batches: %r", exc)
+                self._drop()
             return
-        pgconn = self.conn.pgconn
         try:
             pgconn.consume_input()
             while not pgconn.is_busy():
@@ -271,14 +282,19 @@ class PgWriterConnection:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        self.loop.remove_reader(self._fd)
-        self.loop.remove_writer(self._fd)
         if isinstance(result, BaseException):
             self._drop()
         _call(done, result)
 
+    def _unwatch(self) -> None:
+        if self._fd >= 0 and self.loop is not None and not self.loop.is_closed():
+            self.loop.remove_reader(self._fd)
+            self.loop.remove_writer(self._fd)
+        self._fd = -1
+
     def _drop(self) -> None:
         """Closes the connection after a failure, at once (the next batch opens a new one)."""
+        self._unwatch()
         conn, self.conn = self.conn, None
         if conn is not None and not conn.closed:
             conn.pgconn.finish()  # what psycopg's close does, without waiting for a turn of the loop
@@ -286,6 +302,7 @@ class PgWriterConnection:
     async def close(self) -> None:
         if self._flight is not None:
             self._finish(AuditConnectionClosed("the audit connection was closed"))
+        self._unwatch()
         if self.conn is not None and not self.conn.closed:
             await self.conn.close()
         self.conn = None

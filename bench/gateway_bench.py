@@ -198,21 +198,10 @@ def start_upstream(port: int) -> subprocess.Popen:
 
 
 def start_gateway(env: dict, port: int) -> subprocess.Popen:
-    """One daphne gateway (access log formatted and discarded, as a served one pays for it), listening once this
-    returns."""
+    """One daphne gateway started as scripts/serve.sh starts it (its access log on its standard output, here a
+    file: every line formatted, written in blocks as a served one's is), listening once this returns."""
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "daphne",
-            "--access-log",
-            os.devnull,
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "scopegate.asgi:application",
-        ],
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "scopegate.asgi:application"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
