@@ -46,6 +46,21 @@ def _redact_daphne_access_log() -> None:
     AccessLogGenerator.write_entry = write_entry
 
 
+def _drop_twisted_request_log() -> None:
+    """Twisted's HTTP factory formats a combined-log line for every request and writes it to Twisted's global
+    log, which daphne discards (daphne writes its own access log, redacted above): ~20 us of every call for a
+    line nobody reads, holding the path a secret-URL key is in."""
+    try:
+        from daphne.http_protocol import HTTPFactory
+    except ImportError:
+        return
+
+    def log(self, request) -> None:
+        return None
+
+    HTTPFactory.log = log
+
+
 def _flush_daphne_replies() -> None:
     """Twisted buffers what a response writes until the event loop's next turn, so the end of an answer left
     only after everything else that turn ran: the access log line and whatever the application does after
@@ -88,5 +103,6 @@ def _freeze_startup_objects() -> None:
 
 _skip_twisted_form_parsing()
 _redact_daphne_access_log()
+_drop_twisted_request_log()
 _flush_daphne_replies()
 _freeze_startup_objects()
