@@ -388,14 +388,16 @@ def main() -> None:
             if args.profile and concurrency == 1:
                 spy = py_spy_record(gateway.pid, args.seconds, args.profile)
             direct_lat, through_lat, direct_errors, through_errors = [], [], 0, 0
-            user = system = switches = 0.0
+            user = system = switches = database = 0.0
             for _ in range(ROUNDS):  # alternating, so that a drift of this machine's speed touches both alike
                 errors, lat = asyncio.run(load(upstream_url, "echo", {}, concurrency, args.seconds / ROUNDS))
                 direct_lat += lat
                 direct_errors += errors
                 (user0, system0), switches0 = cpu_split(gateway.pid), wakeups(gateway.pid)
+                database0 = postgres_cpu_seconds()
                 errors, lat = asyncio.run(load(gateway_url, "echo__echo", auth, concurrency, args.seconds / ROUNDS))
                 (user1, system1), switches1 = cpu_split(gateway.pid), wakeups(gateway.pid)
+                database += postgres_cpu_seconds() - database0
                 user, system = user + user1 - user0, system + system1 - system0
                 switches += switches1 - switches0
                 through_lat += lat
@@ -408,7 +410,7 @@ def main() -> None:
             cpu_ms = (user + system) / calls * 1000
             print(
                 f"  gateway CPU per call {cpu_ms:.3f} ms (system {system / calls * 1000:.3f}), "
-                f"{switches / calls:.1f} context switches; "
+                f"{switches / calls:.1f} context switches; PostgreSQL CPU per call {database / calls * 1000:.3f} ms; "
                 f"added p50 {through['p50_ms'] - direct['p50_ms']:+.2f} ms; "
                 f"throughput {through['rps'] / direct['rps']:.0%} of direct"
             )

@@ -72,7 +72,7 @@ class Responder:
     async def json(self, status: int, payload: Any | None) -> None:
         body = b"" if payload is None else rpc.dumps(payload)
         self.sent_bytes += len(body)
-        headers = [*self.extra_headers, (b"cache-control", b"no-store")]
+        headers = [*self.extra_headers, (b"cache-control", b"no-store"), (b"content-length", b"%d" % len(body))]
         if payload is not None:
             headers.append((b"content-type", b"application/json"))
         await self._send_headers(status=status, headers=headers)
