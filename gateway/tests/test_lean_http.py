@@ -305,3 +305,25 @@ def test_concurrent_calls_to_one_origin_stay_within_the_limit(monkeypatch):
     results = run(scenario)
     assert [status for status, _, _ in results] == [200] * 12
     assert server.most_open == 3
+
+
+def test_the_request_target_is_encoded_and_url_credentials_are_sent_as_basic_auth():
+    server = Server(lambda request: json_answer())
+
+    async def scenario():
+        url = (
+            (await server.start())
+            .replace("http://", "http://us%40er:p%3Ass@")
+            .replace("/mcp?x=1", "/m cp/é?q=a b&x=%2F")
+        )
+        try:
+            await _post(url)
+            await _post(url, headers={"authorization": "Bearer own"})  # the connection's own header wins
+        finally:
+            await server.stop()
+
+    run(scenario)
+    first, second = server.connections[0]
+    assert first.startswith(b"POST /m%20cp/%C3%A9?q=a%20b&x=%2F HTTP/1.1\r\n")
+    assert b"Authorization: Basic dXNAZXI6cDpzcw==\r\n" in first  # base64 of "us@er:p:ss"
+    assert b"Basic" not in second and b"authorization: Bearer own\r\n" in second
