@@ -84,11 +84,15 @@ async def _post(url: str, body: bytes = b"{}", headers: dict | None = None, *, a
         return r.status, r.headers, await r.read()
 
 
-def run(scenario):
+def served(server: Server, scenario):
+    """Runs ``scenario(url)`` on a new event loop against ``server``, stopped after it with the client's pool."""
+
     async def wrapped():
+        url = await server.start()
         try:
-            return await scenario()
+            return await scenario(url)
         finally:
+            await server.stop()
             await lean_http.close_all()
 
     return asyncio.run(wrapped())
@@ -97,18 +101,13 @@ def run(scenario):
 def test_calls_reuse_one_connection_and_send_what_they_were_given():
     server = Server(lambda request: json_answer(extra=b"Mcp-Session-Id: abc\r\nX-A: 1\r\nX-A: 2\r\n"))
 
-    async def scenario():
-        url = await server.start()
-        try:
-            results = [
-                await _post(url, b'{"n":%d}' % i, {"Content-Type": "application/json", "Mcp-Name": "t"})
-                for i in range(3)
-            ]
-        finally:
-            await server.stop()
+    async def scenario(url):
+        results = [
+            await _post(url, b'{"n":%d}' % i, {"Content-Type": "application/json", "Mcp-Name": "t"}) for i in range(3)
+        ]
         return results
 
-    results = run(scenario)
+    results = served(server, scenario)
     assert len(server.connections) == 1 and len(server.connections[0]) == 3
     first = server.connections[0][0]
     assert first.startswith(b"POST /mcp?x=1 HTTP/1.1\r\nHost: 127.0.0.1:")
@@ -124,17 +123,13 @@ def test_a_stream_is_read_line_by_line_whatever_the_chunks():
     body = b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
     server = Server(lambda request: STREAM_HEAD + body)
 
-    async def scenario():
-        url = await server.start()
-        try:
-            async with lean_http.post(lean_http.Target(url), b"{}", {}, 5, True) as response:
-                lines = [line async for line in response.lines()]
-            again = await _post(url)  # the stream was read to its end: the connection is reused
-        finally:
-            await server.stop()
+    async def scenario(url):
+        async with lean_http.post(lean_http.Target(url), b"{}", {}, 5, True) as response:
+            lines = [line async for line in response.lines()]
+        again = await _post(url)  # the stream was read to its end: the connection is reused
         return lines, again
 
-    lines, again = run(scenario)
+    lines, again = served(server, scenario)
     assert lines == [b"event: message", b'data: {"a":1}', b"", b": comment", b'data: {"b":', b"data: 2}", b""]
     assert again[0] == 200 and len(server.connections) == 1
 
@@ -152,30 +147,26 @@ def test_a_response_left_unread_closes_its_connection():
 
     server = Server(respond)
 
-    async def scenario():
-        url = await server.start()
-        try:
+    async def scenario(url):
 
-            async def stall():
-                async with lean_http.post(lean_http.Target(url), b'"stall"', {}, 5, True) as response:
-                    await response.read()
+        async def stall():
+            async with lean_http.post(lean_http.Target(url), b'"stall"', {}, 5, True) as response:
+                await response.read()
 
-            task = asyncio.ensure_future(stall())
-            await stalled.wait()
-            await asyncio.sleep(0.05)
-            task.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await task
-            for _ in range(100):  # the server notices the close
-                if server.closed_by_client:
-                    break
-                await asyncio.sleep(0.01)
-            answer = await _post(url)
-        finally:
-            await server.stop()
+        task = asyncio.ensure_future(stall())
+        await stalled.wait()
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        for _ in range(100):  # the server notices the close
+            if server.closed_by_client:
+                break
+            await asyncio.sleep(0.01)
+        answer = await _post(url)
         return answer
 
-    assert run(scenario)[0] == 200
+    assert served(server, scenario)[0] == 200
     assert server.closed_by_client == 1 and len(server.connections) == 2
 
 
@@ -183,31 +174,23 @@ def test_a_connection_the_server_closed_while_idle_is_not_used_again():
     answers = iter([json_answer(extra=b"Connection: close\r\n"), json_answer()])
     server = Server(lambda request: next(answers))
 
-    async def scenario():
-        url = await server.start()
-        try:
-            first = await _post(url)
-            await asyncio.sleep(0.05)
-            second = await _post(url)
-        finally:
-            await server.stop()
+    async def scenario(url):
+        first = await _post(url)
+        await asyncio.sleep(0.05)
+        second = await _post(url)
         return first, second
 
-    first, second = run(scenario)
+    first, second = served(server, scenario)
     assert first[0] == second[0] == 200 and len(server.connections) == 2
 
 
 def test_a_body_without_length_ends_with_the_connection():
     server = Server(lambda request: CLOSE + b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{"end":1}')
 
-    async def scenario():
-        url = await server.start()
-        try:
-            return await _post(url)
-        finally:
-            await server.stop()
+    async def scenario(url):
+        return await _post(url)
 
-    status, _, body = run(scenario)
+    status, _, body = served(server, scenario)
     assert (status, body) == (200, b'{"end":1}')
 
 
@@ -225,17 +208,13 @@ def test_a_body_without_length_ends_with_the_connection():
 def test_a_broken_answer_is_an_error_and_its_connection_is_dropped(answer, error):
     server = Server(lambda request: answer)
 
-    async def scenario():
-        url = await server.start()
-        try:
-            with pytest.raises(error):
-                await _post(url)
-            server.respond = lambda request: json_answer()
-            return await _post(url)  # on a new connection
-        finally:
-            await server.stop()
+    async def scenario(url):
+        with pytest.raises(error):
+            await _post(url)
+        server.respond = lambda request: json_answer()
+        return await _post(url)  # on a new connection
 
-    assert run(scenario)[0] == 200
+    assert served(server, scenario)[0] == 200
     assert len(server.connections) == 2
 
 
@@ -243,29 +222,21 @@ def test_an_answer_larger_than_the_limit_is_refused(monkeypatch):
     monkeypatch.setattr(lean_http, "MAX_BODY_BYTES", 1000)
     server = Server(lambda request: json_answer(b"x" * 5000))
 
-    async def scenario():
-        url = await server.start()
-        try:
-            return await _post(url)
-        finally:
-            await server.stop()
+    async def scenario(url):
+        return await _post(url)
 
     with pytest.raises(lean_http.ProtocolError, match="more than"):
-        run(scenario)
+        served(server, scenario)
 
 
 def test_a_header_that_would_split_the_request_is_refused():
     server = Server(lambda request: json_answer())
 
-    async def scenario():
-        url = await server.start()
-        try:
-            return await _post(url, headers={"X-Evil": "a\r\nX-Injected: 1"})
-        finally:
-            await server.stop()
+    async def scenario(url):
+        return await _post(url, headers={"X-Evil": "a\r\nX-Injected: 1"})
 
     with pytest.raises(ValueError, match="cannot be sent"):
-        run(scenario)
+        served(server, scenario)
     assert server.connections == []
 
 
@@ -273,16 +244,13 @@ def test_a_header_that_would_split_the_request_is_refused():
 def test_a_private_address_is_refused_at_connect_unless_allowed(host):
     server = Server(lambda request: json_answer())
 
-    async def scenario():
-        url = (await server.start()).replace("127.0.0.1", host)
-        try:
-            with pytest.raises(lean_http.RefusedAddress, match="private address"):
-                await _post(url, allow_private=False)
-            return await _post(url, allow_private=True)
-        finally:
-            await server.stop()
+    async def scenario(url):
+        url = url.replace("127.0.0.1", host)
+        with pytest.raises(lean_http.RefusedAddress, match="private address"):
+            await _post(url, allow_private=False)
+        return await _post(url, allow_private=True)
 
-    assert run(scenario)[0] == 200
+    assert served(server, scenario)[0] == 200
     assert len(server.connections) == 1
 
 
@@ -295,14 +263,10 @@ def test_concurrent_calls_to_one_origin_stay_within_the_limit(monkeypatch):
 
     server = Server(slow)
 
-    async def scenario():
-        url = await server.start()
-        try:
-            return await asyncio.gather(*(_post(url) for _ in range(12)))
-        finally:
-            await server.stop()
+    async def scenario(url):
+        return await asyncio.gather(*(_post(url) for _ in range(12)))
 
-    results = run(scenario)
+    results = served(server, scenario)
     assert [status for status, _, _ in results] == [200] * 12
     assert server.most_open == 3
 
@@ -310,19 +274,12 @@ def test_concurrent_calls_to_one_origin_stay_within_the_limit(monkeypatch):
 def test_the_request_target_is_encoded_and_url_credentials_are_sent_as_basic_auth():
     server = Server(lambda request: json_answer())
 
-    async def scenario():
-        url = (
-            (await server.start())
-            .replace("http://", "http://us%40er:p%3Ass@")
-            .replace("/mcp?x=1", "/m cp/é?q=a b&x=%2F")
-        )
-        try:
-            await _post(url)
-            await _post(url, headers={"authorization": "Bearer own"})  # the connection's own header wins
-        finally:
-            await server.stop()
+    async def scenario(url):
+        url = url.replace("http://", "http://us%40er:p%3Ass@").replace("/mcp?x=1", "/m cp/é?q=a b&x=%2F")
+        await _post(url)
+        await _post(url, headers={"authorization": "Bearer own"})  # the connection's own header wins
 
-    run(scenario)
+    served(server, scenario)
     first, second = server.connections[0]
     assert first.startswith(b"POST /m%20cp/%C3%A9?q=a%20b&x=%2F HTTP/1.1\r\n")
     assert b"Authorization: Basic dXNAZXI6cDpzcw==\r\n" in first  # base64 of "us@er:p:ss"
