@@ -386,7 +386,7 @@ def main() -> None:
             print(f"concurrency {concurrency} ({ROUNDS} rounds of each, alternating):")
             spy = None
             if args.profile and concurrency == 1:
-                spy = py_spy_record(gateway.pid, args.seconds, args.profile)
+                spy = py_spy_record(gateway.pid, 2 * args.seconds, args.profile)  # both sides' rounds
             direct_lat, through_lat, direct_errors, through_errors = [], [], 0, 0
             user = system = switches = database = 0.0
             for _ in range(ROUNDS):  # alternating, so that a drift of this machine's speed touches both alike

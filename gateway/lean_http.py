@@ -81,9 +81,6 @@ class _Connection(asyncio.Protocol):
             self._fail(ProtocolError(f"answered malformed HTTP ({exc})"))
             self.close()
 
-    def eof_received(self) -> bool:
-        return False  # close our end too
-
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         if self._active and self.head_done and not self.complete and not self._length_known:

@@ -61,7 +61,7 @@ class HttpUpstream:
         self.version = conn.protocol_version if conn.protocol_version and not self.modern else LATEST_LEGACY
         self._ids = itertools.count(1)
         self._init_lock = asyncio.Lock()
-        self._target: lean_http.Target | None = None
+        self._target = lean_http.Target(conn.url)
 
     def _headers(self, method: str, params: dict) -> dict[str, str]:
         headers = dict(self.conn.headers)
@@ -107,8 +107,6 @@ class HttpUpstream:
         """One JSON-RPC message POSTed to the upstream (a context manager giving its response). Its timeout bounds
         the connection and each wait for data; the whole call is bounded by ``forward``'s deadline, which stops
         while the agent is asked something (a person may be answering)."""
-        if self._target is None:
-            self._target = lean_http.Target(self.conn.url)
         data = json.dumps(body, separators=(",", ":")).encode()
         return lean_http.post(self._target, data, headers, timeout, settings.ALLOW_PRIVATE_UPSTREAMS, limited=limited)
 
