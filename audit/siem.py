@@ -31,6 +31,7 @@ from audit.config import siem_url_check
 from audit.export import export_value
 from audit.models import Event, SiemSink
 from audit.selectors import as_row, org_events
+from connectors import egress
 
 logger = logging.getLogger(__name__)
 LEASE = dt.timedelta(minutes=2)
@@ -110,7 +111,7 @@ def siem_push(*, sink_id: int) -> PushResult:
         secret = sink.get_secret()
         limit = settings.AUDIT_SIEM_BATCH
         timeout = settings.AUDIT_SIEM_TIMEOUT_SECONDS
-        with httpx2.Client(timeout=timeout, follow_redirects=False) as client:
+        with egress.http_client(timeout=timeout, follow_redirects=False) as client:
             for _ in range(MAX_BATCHES_PER_RUN):
                 events = pending_batch(sink, now=now, limit=limit)
                 if not events:

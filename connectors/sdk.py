@@ -18,6 +18,8 @@ from mcp.client.sse import sse_client
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 
+from connectors import egress
+
 logger = logging.getLogger(__name__)
 METHOD_NOT_FOUND = -32601
 # What every session ScopeGate opens with an upstream declares it can do: sampling and elicitations, which the
@@ -88,8 +90,10 @@ def _transport(target: UpstreamTarget, timeout: float):
         argv = stdio_command(target.command_name)
         return StdioServerParameters(command=argv[0], args=argv[1:])
     if target.transport == "sse":
-        return sse_client(target.url, headers=target.headers, timeout=timeout)
-    http = httpx2.AsyncClient(headers=target.headers, timeout=httpx2.Timeout(timeout, read=timeout * 6))
+        return sse_client(
+            target.url, headers=target.headers, timeout=timeout, httpx_client_factory=egress.mcp_client_factory
+        )
+    http = egress.async_http_client(headers=target.headers, timeout=httpx2.Timeout(timeout, read=timeout * 6))
     return streamable_http_client(target.url, http_client=http)
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
-import socket
 from urllib.parse import urlsplit
 
 from asgiref.sync import async_to_sync
@@ -17,6 +15,7 @@ from django.utils import timezone
 from accounts.roles import Perm
 from accounts.tenancy import OrgContext
 from audit.changes import record_change, snapshot
+from connectors import egress
 from connectors.models import CONNECTION_NAME_RE, CatalogItem, Connection, Credential
 from connectors.providers import provider_for
 from connectors.sdk import Discovery, UpstreamConfigError, UpstreamTarget, discover, fingerprint
@@ -57,13 +56,11 @@ def check_upstream_url(url: str) -> None:
         return
     host = urlsplit(url).hostname or ""
     try:
-        infos = socket.getaddrinfo(host, None)
+        egress.resolve_checked_sync(host, None)
+    except egress.RefusedAddress as exc:
+        raise ValidationError({"url": [f"{exc}."]}) from exc
     except OSError as exc:
         raise ValidationError({"url": [f"The host {host} cannot be resolved."]}) from exc
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global:
-            raise ValidationError({"url": [f"{host} resolves to a private address ({address}), which is refused."]})
 
 
 def _clean_headers(headers: dict | None) -> dict[str, str]:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import ipaddress
 import socket
 import ssl
 import time
@@ -27,6 +26,10 @@ from collections.abc import AsyncIterator
 from urllib.parse import quote, unquote, urlsplit
 
 import httptools
+
+from connectors.egress import RefusedAddress, resolve_checked
+
+__all__ = ["RefusedAddress", "post"]
 
 KEEPALIVE_SECONDS = 4.0
 LIMIT_PER_ORIGIN = 128
@@ -36,10 +39,6 @@ _PAUSE_BYTES = 1024 * 1024  # a stream's unread data above which the socket is n
 
 class ProtocolError(ValueError):
     """The upstream's answer is not HTTP/1.1 this client can read."""
-
-
-class RefusedAddress(ValueError):
-    """The upstream's host resolves to an address the operator does not allow (private, loopback, link-local)."""
 
 
 class _Connection(asyncio.Protocol):
@@ -297,12 +296,8 @@ async def _connect(target: Target, timeout: float, allow_private: bool) -> _Conn
                 _Connection, target.host, target.port, ssl=tls, server_hostname=target.host if tls else None
             )
             return conn
-        infos = await loop.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
+        infos = await resolve_checked(target.host, target.port)
         last: Exception | None = None
-        for *_, address in infos:
-            ip = ipaddress.ip_address(address[0].split("%", 1)[0])
-            if not ip.is_global:
-                raise RefusedAddress(f"{target.host} resolves to a private address ({ip}), which is refused")
         for family, kind, proto, _, address in infos:
             sock = socket.socket(family, kind, proto)
             try:

@@ -7,6 +7,7 @@ the Celery broker and the cache. ``SCOPEGATE_ENV=production``: refuses to start 
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from pathlib import Path
 
@@ -268,6 +269,12 @@ UPSTREAM_TIMEOUT_SECONDS = env_int("SCOPEGATE_UPSTREAM_TIMEOUT_SECONDS", 30, min
 # Upstream URLs resolving to private, loopback or link-local addresses are refused unless the operator allows
 # them (a try on one machine usually points at local servers; production refuses by default).
 ALLOW_PRIVATE_UPSTREAMS = env_bool("SCOPEGATE_ALLOW_PRIVATE_UPSTREAMS", not PRODUCTION)
+# Or only these networks among the private ones (comma-separated CIDRs, e.g. an internal subnet of MCP servers),
+# without opening every private address (a cloud's metadata service, the database, Redis).
+try:
+    UPSTREAM_ALLOWED_NETWORKS = [ipaddress.ip_network(cidr) for cidr in env_list("SCOPEGATE_UPSTREAM_ALLOWED_NETWORKS")]
+except ValueError as _exc:
+    raise ImproperlyConfigured(f"SCOPEGATE_UPSTREAM_ALLOWED_NETWORKS: {_exc}") from None
 # Local MCP servers a tenant may pick by name, as JSON: {"time": ["uvx", "mcp-server-time"]}. Tenants never
 # type a command; only the operator's list is ever run.
 try:

@@ -143,6 +143,15 @@ def test_an_unreadable_secret_file_is_a_clear_error(tmp_path):
     assert result.returncode != 0 and "SECRET_KEY_FILE" in result.stderr
 
 
+def test_allowed_upstream_networks_are_read_as_cidrs_and_a_bad_one_is_a_clear_error(tmp_path):
+    code = "from django.conf import settings; print([str(n) for n in settings.UPSTREAM_ALLOWED_NETWORKS])"
+    result = run_django(tmp_path, code, SCOPEGATE_UPSTREAM_ALLOWED_NETWORKS="10.20.0.0/16, fd00::/8")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "['10.20.0.0/16', 'fd00::/8']"
+    bad = run_django(tmp_path, "pass", SCOPEGATE_UPSTREAM_ALLOWED_NETWORKS="10.20.0.1/16")
+    assert bad.returncode != 0 and "SCOPEGATE_UPSTREAM_ALLOWED_NETWORKS" in bad.stderr
+
+
 def test_social_login_is_switched_on_from_the_environment(tmp_path):
     code = "from django.urls import reverse; print(reverse('github_login'))"
     assert run_django(tmp_path, code).returncode != 0

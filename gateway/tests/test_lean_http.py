@@ -4,6 +4,7 @@ misbehave in the ways an upstream can (closing early, malformed or endless answe
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 
 import pytest
 
@@ -241,17 +242,23 @@ def test_a_header_that_would_split_the_request_is_refused():
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
-def test_a_private_address_is_refused_at_connect_unless_allowed(host):
+def test_a_private_address_is_refused_at_connect_unless_allowed(host, settings):
+    settings.UPSTREAM_ALLOWED_NETWORKS = []
     server = Server(lambda request: json_answer())
 
     async def scenario(url):
         url = url.replace("127.0.0.1", host)
         with pytest.raises(lean_http.RefusedAddress, match="private address"):
             await _post(url, allow_private=False)
-        return await _post(url, allow_private=True)
+        # or only the operator's networks among the private ones
+        settings.UPSTREAM_ALLOWED_NETWORKS = [ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")]
+        first = await _post(url, allow_private=False)
+        settings.UPSTREAM_ALLOWED_NETWORKS = []
+        return first, await _post(url, allow_private=True)
 
-    assert served(server, scenario)[0] == 200
-    assert len(server.connections) == 1
+    first, second = served(server, scenario)
+    assert first[0] == second[0] == 200
+    assert len(server.connections) == 1  # the first connected through the check; the second reused it
 
 
 def test_concurrent_calls_to_one_origin_stay_within_the_limit(monkeypatch):
