@@ -99,14 +99,22 @@ def _transport(target: UpstreamTarget, timeout: float):
 
 @contextlib.asynccontextmanager
 async def open_client(
-    target: UpstreamTarget, *, timeout: float | None = None, relay: Relay | None = None, **kwargs: Any
+    target: UpstreamTarget,
+    *,
+    timeout: float | None = None,
+    relay: Relay | None = None,
+    bounded_requests: bool = True,
+    **kwargs: Any,
 ) -> AsyncIterator[Client]:
+    """An SDK client for ``target``; ``timeout`` bounds connecting and, unless ``bounded_requests`` is off, each
+    request (off for a caller that bounds its requests itself: the gateway's deadline stops while an agent
+    answers what the upstream asked, the SDK's cannot)."""
     timeout = timeout or settings.UPSTREAM_TIMEOUT_SECONDS
     async with Client(
         _transport(target, timeout),
         mode="auto",
         cache=None,
-        read_timeout_seconds=timeout,
+        read_timeout_seconds=timeout if bounded_requests else None,
         **_callbacks(relay),
         **kwargs,
     ) as client:

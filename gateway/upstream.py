@@ -19,6 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from mcp.shared.inbound import encode_header_value
+from mcp_types import CONNECTION_CLOSED
 
 from connectors.sdk import CLIENT_CAPABILITIES, UpstreamConfigError, UpstreamTarget, dump, open_client, refusal
 from gateway import lean_http
@@ -222,9 +223,12 @@ class _SessionExpired(Exception):
 
 
 class SdkUpstream:
-    """An SDK client kept open in its own task (the SDK's cancel scopes must stay in one task). It runs one call at
-    a time, so an upstream's sampling or elicitation request belongs to the call in progress and goes to its agent
-    (over these transports the SDK's own request timeout, the upstream timeout, still bounds the agent's answer)."""
+    """An SDK client (HTTP+SSE or stdio) held open by a task of its own, since the SDK's cancel scopes must be
+    entered and left in one task; each call is made from its caller's task, so the gateway's deadline (which stops
+    while the call's agent answers the upstream's question) bounds it, and a call that is cancelled (its agent's
+    notifications/cancelled, a client that left, the deadline) is cancelled at the upstream too (the SDK sends
+    notifications/cancelled) instead of holding up the calls after it. One call at a time: an upstream's sampling
+    or elicitation request then belongs to the call in progress and goes to its agent."""
 
     def __init__(self, conn: ConnectionRuntime) -> None:
         self.target = UpstreamTarget(
@@ -234,35 +238,33 @@ class SdkUpstream:
             command_name=conn.command_name,
             headers=conn.headers,
         )
-        self._jobs: asyncio.Queue = asyncio.Queue()
-        self._task: asyncio.Task | None = None
+        self._lock = asyncio.Lock()
+        self._opened: asyncio.Future | None = None  # the open client, once the holder has it
+        self._holder: asyncio.Task | None = None
         self._ask: Ask | None = None  # the agent of the call in progress
 
     async def _relay(self, method: str, params: dict) -> dict:
         ask = self._ask
         return await ask({"method": method, "params": params}) if ask is not None else {"error": refusal(method)}
 
-    async def _run(self) -> None:
+    async def _hold(self, opened: asyncio.Future) -> None:
+        """Opens the client and keeps it open until the session fails or ``close`` cancels this task."""
         try:
-            async with open_client(self.target, relay=self._relay) as client:
-                while True:
-                    job, future, ask = await self._jobs.get()
-                    if future.done():
-                        continue
-                    self._ask = ask
-                    try:
-                        future.set_result(await job(client))
-                    except Exception as exc:
-                        if not future.done():
-                            future.set_exception(exc)
-                    finally:
-                        self._ask = None
+            async with open_client(self.target, relay=self._relay, bounded_requests=False) as client:
+                opened.set_result(client)
+                await asyncio.Event().wait()
         except Exception as exc:
-            while not self._jobs.empty():
-                _, future, _ = self._jobs.get_nowait()
-                if not future.done():
-                    future.set_exception(UpstreamError(f"is unreachable: {exc!r}"[:300]))
-            raise
+            if not opened.done():
+                opened.set_exception(UpstreamError(f"is unreachable: {exc!r}"[:300]))
+            else:
+                logger.info("the session with connection %s ended: %r", self.target.name, exc)
+
+    async def _client(self):
+        loop = asyncio.get_running_loop()
+        if self._holder is None or self._holder.done():
+            self._opened = loop.create_future()
+            self._holder = loop.create_task(self._hold(self._opened))
+        return await asyncio.shield(self._opened)  # a caller that gives up does not fail the opening for the next
 
     async def request(
         self,
@@ -274,11 +276,22 @@ class SdkUpstream:
         headers: dict | None = None,
         ask: Ask | None = None,
     ) -> dict:
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._run())
-        future = asyncio.get_running_loop().create_future()
-        await self._jobs.put((lambda client: _sdk_call(client, method, params, notify), future, ask))
-        return await future
+        async with self._lock:
+            client = await self._client()
+            self._ask = ask
+            try:
+                reply = await _sdk_call(client, method, params, notify)
+            finally:
+                self._ask = None
+        error = reply.get("error")
+        if isinstance(error, dict) and error.get("code") == CONNECTION_CLOSED:
+            self.close()  # the session is over: the next call opens another
+        return reply
+
+    def close(self) -> None:
+        if self._holder is not None and not self._holder.done():
+            self._holder.cancel()
+        self._holder = self._opened = None
 
 
 async def _sdk_call(client, method: str, params: dict, notify: Notify | None) -> dict:
@@ -383,5 +396,9 @@ def _pausing(deadline: asyncio.Timeout, timeout: float, ask: Ask) -> Ask:
 
 
 async def close_all() -> None:
+    for key, upstream in list(_pool.items()):
+        if isinstance(upstream, SdkUpstream):
+            upstream.close()
+            del _pool[key]
     with contextlib.suppress(Exception):
         await lean_http.close_all()
