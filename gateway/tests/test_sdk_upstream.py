@@ -20,18 +20,21 @@ def sse_url():
         yield upstream.url
 
 
-@pytest.fixture(params=["stdio", "sse"])
-def conn(request, sse_url):
-    transport = request.param
+def _runtime(pk: int, transport: str, sse_url: str, command: str) -> ConnectionRuntime:
     return ConnectionRuntime(
-        id=900 + len(transport),
-        name=f"echo-{transport}",
+        id=pk,
+        name=f"{command}-{transport}",
         transport=transport,
         url=sse_url if transport == "sse" else "",
-        command_name="echo" if transport == "stdio" else "",
+        command_name=command if transport == "stdio" else "",
         protocol_version="2025-11-25",
         headers={},
     )
+
+
+@pytest.fixture(params=["stdio", "sse"])
+def conn(request, sse_url):
+    return _runtime(901 if request.param == "stdio" else 902, request.param, sse_url, "echo")
 
 
 @pytest.fixture(scope="module")
@@ -42,16 +45,7 @@ def everything_sse_url():
 
 @pytest.fixture(params=["stdio", "sse"])
 def every(request, everything_sse_url):
-    transport = request.param
-    return ConnectionRuntime(
-        id=910 + len(transport),
-        name=f"every-{transport}",
-        transport=transport,
-        url=everything_sse_url if transport == "sse" else "",
-        command_name="everything" if transport == "stdio" else "",
-        protocol_version="2025-11-25",
-        headers={},
-    )
+    return _runtime(911 if request.param == "stdio" else 912, request.param, everything_sse_url, "everything")
 
 
 def _text(reply: dict) -> str:
