@@ -261,7 +261,7 @@ class SdkUpstream:
 
     async def _client(self):
         loop = asyncio.get_running_loop()
-        if self._holder is None or self._holder.done():
+        if self._holder is None or self._holder.done() or self._holder.get_loop() is not loop:
             self._opened = loop.create_future()
             self._holder = loop.create_task(self._hold(self._opened))
         return await asyncio.shield(self._opened)  # a caller that gives up does not fail the opening for the next
@@ -289,6 +289,9 @@ class SdkUpstream:
         return reply
 
     def close(self) -> None:
+        if self._opened is not None and not self._opened.done():
+            self._opened.set_exception(UpstreamError("was closed while it opened"))
+            self._opened.exception()  # retrieved here: its waiters, if any, get it too
         if self._holder is not None and not self._holder.done():
             self._holder.cancel()
         self._holder = self._opened = None
