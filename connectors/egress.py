@@ -117,11 +117,10 @@ class _CheckedSyncBackend(httpcore2.NetworkBackend):
         raise httpcore2.ConnectError("a Unix socket is not an upstream address")
 
 
-def _guarded(transport: httpx2.AsyncHTTPTransport | httpx2.HTTPTransport, backend: Any) -> Any:
+def _guarded(transport: httpx2.AsyncHTTPTransport | httpx2.HTTPTransport, backend: Any) -> None:
     # httpx builds its pool itself and takes no backend: the pool's backend is set after (a test connects to a
     # private address through these clients and sees it refused, so a change inside httpx cannot go unnoticed).
     transport._pool._network_backend = backend
-    return transport
 
 
 def async_http_client(**kwargs: Any) -> httpx2.AsyncClient:

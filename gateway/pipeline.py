@@ -23,6 +23,8 @@ from policies.runtime import key_used, listener
 
 __all__ = ["Request", "Responder", "handle"]
 logger = logging.getLogger(__name__)
+# What the audit trail names a JSON-RPC response an agent sends (it has no method of its own).
+ANSWER_METHOD = "response"
 
 
 async def handle(req: Request, responder: Responder) -> None:
@@ -79,6 +81,20 @@ async def _record_outcome(req: Request, ctx: Context, responder: Responder) -> N
         logger.exception("audit outcome write failed for event %s", ctx.event_id)
 
 
+async def _take_answer(ctx: Context, message: dict) -> None:
+    """An agent's answer to a question ScopeGate put to it (a sampling, an elicitation): handed to the call that
+    waits for it, on whichever node. Its event says it was an answer and whether it refused or answered nothing
+    we asked; not what it said, which may hold what a person typed (the question's own event is ``relayed``)."""
+    from gateway.bridge import publish_answer
+
+    taken = ctx.session is not None and await publish_answer(ctx.session.token, message)
+    error = message.get("error")
+    if isinstance(error, dict):
+        ctx.outcome, ctx.error = "refused", str(error.get("message", ""))[:2000]
+    elif not taken:
+        ctx.outcome, ctx.error = "error", "It answers no question ScopeGate asked in this session."
+
+
 async def _handle(req: Request, ctx: Context, responder: Responder) -> None:
     check_origin(req)
     if req.http_method == "POST":
@@ -102,12 +118,10 @@ async def _handle(req: Request, ctx: Context, responder: Responder) -> None:
         raise RpcError(rpc.INVALID_REQUEST, "Invalid Request: batches are not supported.", status=400)
     rpc.check_message(message)
     ctx.request_id = message.get("id")
-    ctx.rpc_method = message.get("method", "")
+    ctx.rpc_method = message.get("method", ANSWER_METHOD)
     await choose_era(req, ctx, message)
-    if "method" not in message and ctx.session is not None:
-        from gateway.bridge import publish_answer
-
-        await publish_answer(ctx.session.token, message)
+    if "method" not in message:
+        await _take_answer(ctx, message)
     if message.get("method") == "notifications/cancelled" and ctx.session is not None:
         cancelled = params_of(message).get("requestId")
         if isinstance(cancelled, str | int) and not isinstance(cancelled, bool):

@@ -80,12 +80,16 @@ def test_progress_is_reported_while_the_trail_is_walked(world):
 def test_a_check_that_cannot_be_queued_says_so_instead_of_waiting_forever(
     world, client_as, monkeypatch, django_capture_on_commit_callbacks
 ):
-    from audit import tasks
+    """A real broker that refuses: a port nothing listens on, with publishing not retried (as a worker-less
+    deployment whose Redis is down would see it after its retries)."""
+    from scopegate.celery import app
+    from tests.upstreams.run import free_port
 
-    def broker_down(*args, **kwargs):
-        raise ConnectionRefusedError("broker at 127.0.0.1:6379 refused the connection")
-
-    monkeypatch.setattr(tasks.audit_verify_run, "delay", broker_down)
+    monkeypatch.setitem(app.conf, "task_always_eager", False)
+    monkeypatch.setitem(app.conf, "broker_url", f"redis://127.0.0.1:{free_port()}/0")
+    monkeypatch.setitem(app.conf, "task_publish_retry", False)
+    monkeypatch.setattr(app, "_pool", None)  # the app's connections to the configured broker stay as they were
+    monkeypatch.setattr(app.amqp, "_producer_pool", None)
     assert "could not be queued" in ask(client_as(world.owner), world, django_capture_on_commit_callbacks)
     assert VerifyRun.objects.get(organization=world.acme).status == "failed"
 

@@ -181,6 +181,33 @@ def test_every_refusal_leaves_an_audit_event(gate):
     assert events[2].decision == "deny" and events[2].tool == "echo__add"
 
 
+def test_an_answer_to_no_question_is_accepted_and_audited_as_one(gate):
+    """A JSON-RPC response the agent sends unasked (or refusing something) is taken (202, as the spec wants) and
+    shows in the trail as a response, with what was wrong: never as a bare "POST"."""
+    setup, client = gate
+    hello = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}
+    opened = post(client, setup, {"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": hello})
+    session = headers(setup, Mcp_Session_Id=opened.headers["mcp-session-id"], MCP_Protocol_Version="2025-11-25")
+    before = set(Event.objects.values_list("id", flat=True))
+    stray = {"jsonrpc": "2.0", "id": "made-up", "result": {"action": "accept", "content": {"pin": "1234"}}}
+    refusing = {"jsonrpc": "2.0", "id": "sg-input-0a", "error": {"code": -1, "message": "User rejected sampling"}}
+    for body in (stray, refusing):
+        response = post(client, setup, body, session)
+        assert response.status_code == 202, response.text
+    # A 2026-07-28 client is never asked anything, so it may not answer: refused, and audited as a response too.
+    response = post(client, setup, stray, modern_headers(setup, "tools/call"))
+    assert response.status_code == 400, response.text
+    events = [e for e in Event.objects.filter(kind="mcp").order_by("time") if e.id not in before]
+    assert [(e.method, e.request_id, e.outcome) for e in events] == [
+        ("response", "made-up", "error"),
+        ("response", "sg-input-0a", "refused"),
+        ("response", "made-up", "error"),
+    ]
+    assert "answers no question" in events[0].error and events[1].error == "User rejected sampling"
+    assert all(e.arguments is None for e in events)  # what a person answered is not kept
+    assert "1234" not in json.dumps(list(Event.objects.filter(id__in=[e.id for e in events]).values()), default=str)
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     st.recursive(

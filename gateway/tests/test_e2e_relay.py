@@ -61,6 +61,10 @@ def test_a_legacy_upstreams_elicitation_reaches_the_agent_and_its_answer_the_ups
             ("old", "old__confirm", "Proceed?")
         }
         assert "did not declare elicitation" in questions[2].error
+        answers = Event.objects.filter(agent_id=setup.agent.pk, method="response").order_by("time")
+        assert [(e.outcome, e.request_id.startswith("sg-input-"), e.arguments) for e in answers] == [
+            ("ok", True, None)
+        ] * 2
 
 
 @pytest.mark.parametrize("transport", ["streamableHttp", "sse", "stdio"])
