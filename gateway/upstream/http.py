@@ -90,8 +90,8 @@ class HttpUpstream:
 
     def _posting(self, body: dict, headers: dict[str, str], timeout: float, *, limited: bool = True):
         """One JSON-RPC message POSTed to the upstream (a context manager giving its response). Its timeout bounds
-        the connection and each wait for data; the whole call is bounded by ``forward``'s deadline, which stops
-        while the agent is asked something (a person may be answering)."""
+        opening a connection; the rest of the call is bounded by ``forward``'s deadline, which stops while the
+        agent is asked something (a person may be answering)."""
         data = json.dumps(body, separators=(",", ":")).encode()
         return lean_http.post(self._target, data, headers, timeout, settings.ALLOW_PRIVATE_UPSTREAMS, limited=limited)
 
