@@ -1,6 +1,7 @@
 """Load test of the audit trail: 32 concurrent agents through the real gateway on PostgreSQL.
 
-    .venv/bin/python bench/audit_bench.py [--seconds 60] [--agents 32] [--database-url postgres://...]
+    .venv/bin/python bench/audit_bench.py [--seconds 60] [--agents 32] [--layout both|shared|dedicated]
+                                          [--database-url postgres://...]
 
 One run, same machine:
 1. with auditing on, 32 agents (one key each) call tools/call for --seconds; every answered call must have
@@ -9,6 +10,14 @@ One run, same machine:
    calls per second is what full auditing costs. Both gateways run side by side and the load alternates between
    them in 5 s rounds; each phase also reports the CPU per call of the gateway, PostgreSQL, the upstream and the
    load generator, and how much of the machine stayed idle (a latency-bound run is not a CPU-bound one);
+   steps 1 and 2 run in two layouts of the processes on the CPUs (``--layout both``, the default):
+   - shared: every process may run on every CPU, so the PostgreSQL backend that commits a batch competes for
+     them with the gateway, the upstream and the load generator (on a 2-core machine, the audited gateway then
+     waits for its commits behind everyone else's work);
+   - dedicated: the local PostgreSQL server's processes are pinned to the last CPU and the bench, the gateways
+     and the upstream to the others, as when the database runs on its own machine, which is how a production
+     deployment runs it. Only CPU affinity changes, and every mask is restored (``bench/layout.py``); where the
+     server's processes may not be pinned (another user's, no CAP_SYS_NICE) the layout is skipped and says why;
 3. the same load again, and the gateway is SIGKILLed half-way: every call the clients saw answered must still
    have its event.
 Every loop is bounded in time and count; only the processes it started are stopped.
@@ -18,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -28,6 +38,7 @@ import time
 from pathlib import Path
 
 import aiohttp
+import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -44,8 +55,13 @@ from gateway_bench import (  # noqa: E402
     start_upstream,
     wakeups,
 )
+from layout import dedicated, split  # noqa: E402
 
 MODERN = "2026-07-28"
+LAYOUTS = {
+    "shared": "every process on every CPU: the gateways, the upstream, the load and PostgreSQL compete for them",
+    "dedicated": "PostgreSQL on a CPU of its own (as on its own machine in production), the rest on the others",
+}
 
 
 def machine_idle_seconds() -> float:
@@ -152,6 +168,74 @@ def check(label: str, answered: dict[int, list[str]], rows: dict) -> dict:
     }
 
 
+def measure(args, agents: list, bases: dict, pids: dict, upstream, run_id: str) -> tuple[dict, dict]:
+    """The load alternating between the audited and the unaudited gateway in 5 s rounds; what each phase did."""
+    report: dict = {}
+    rounds = max(1, int(args.seconds // 5))
+    answered_on: dict[int, list[str]] = {}
+    calls = {"on": 0, "off": 0}
+    cpu = {"on": 0.0, "off": 0.0}
+    db_cpu = {"on": 0.0, "off": 0.0}
+    idle = {"on": 0.0, "off": 0.0}
+    up_cpu = {"on": 0.0, "off": 0.0}
+    load_cpu = {"on": 0.0, "off": 0.0}
+    switches = {"on": 0, "off": 0}
+    per_round: dict[str, list[int]] = {"on": [], "off": []}
+    for r in range(rounds):
+        for phase in ("on", "off"):
+            tag = f"b{run_id}{phase}-{r}"
+            spy = None
+            if args.profile and r == 0 and phase == "on":
+                spy = py_spy_record(pids[phase], args.seconds / rounds, args.profile)
+            cpu0, db0, idle0 = cpu_seconds(pids[phase]), postgres_cpu_seconds(), machine_idle_seconds()
+            up0, me0 = cpu_seconds(upstream.pid), cpu_seconds(os.getpid())
+            sw0 = wakeups(pids[phase])
+            answered, errors = asyncio.run(agents_load(bases[phase], agents, args.seconds / rounds, tag))
+            cpu[phase] += cpu_seconds(pids[phase]) - cpu0
+            db_cpu[phase] += postgres_cpu_seconds() - db0
+            idle[phase] += machine_idle_seconds() - idle0
+            up_cpu[phase] += cpu_seconds(upstream.pid) - up0
+            load_cpu[phase] += cpu_seconds(os.getpid()) - me0
+            switches[phase] += wakeups(pids[phase]) - sw0
+            if spy is not None:
+                spy.wait(timeout=60)
+            calls[phase] += sum(len(v) for v in answered.values())
+            per_round[phase].append(sum(len(v) for v in answered.values()))
+            if errors:
+                print(f"  round {r} auditing {phase}: {errors} errors")
+            if phase == "on":
+                for pk, ids in answered.items():
+                    answered_on.setdefault(pk, []).extend(ids)
+    rates = {phase: n / args.seconds for phase, n in calls.items()}
+    cpu_ms = {phase: cpu[phase] / max(calls[phase], 1) * 1000 for phase in cpu}
+    db_ms = {phase: db_cpu[phase] / max(calls[phase], 1) * 1000 for phase in cpu}
+    for phase in ("on", "off"):
+        print(
+            f"auditing {phase}: {rates[phase]:.0f} calls/s, gateway CPU {cpu_ms[phase]:.3f} ms per call, "
+            f"PostgreSQL CPU {db_ms[phase]:.3f} ms per call"
+        )
+        n = max(calls[phase], 1) / 1000
+        print(
+            f"  upstream {up_cpu[phase] / n:.3f} ms, load generator {load_cpu[phase] / n:.3f} ms per call; "
+            f"machine idle {idle[phase] / args.seconds:.0%} of a CPU"  # each phase ran args.seconds in all
+        )
+        print(f"  gateway context switches {switches[phase] / max(calls[phase], 1):.2f} per call")
+    ratio = rates["on"] / rates["off"]
+    print(f"full auditing keeps {ratio:.0%} of the throughput without it (target: at least 85%)")
+    # Each round's pair (on, then off, 5 s apart): how much the machine's own drift moves the figure.
+    pairs = sorted(on / off for on, off in zip(per_round["on"], per_round["off"], strict=True) if off)
+    if len(pairs) >= 4:
+        q = len(pairs) // 4
+        print(
+            f"  round by round: median {statistics.median(pairs):.0%}, middle half "
+            f"{pairs[q]:.0%} to {pairs[-q - 1]:.0%}, all {pairs[0]:.0%} to {pairs[-1]:.0%} ({len(pairs)} rounds)"
+        )
+    report["rates"] = {**rates, "ratio": ratio, "round_ratios": pairs}
+    report["cpu_ms_per_call"] = cpu_ms
+    report["postgres_cpu_ms_per_call"] = db_ms
+    return answered_on, report
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=60.0)
@@ -160,6 +244,7 @@ def main() -> None:
         "--database-url", default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/sgbench")
     )
     parser.add_argument("--profile", metavar="FILE", help="record the audited gateway with py-spy in round 1")
+    parser.add_argument("--layout", choices=["shared", "dedicated", "both"], default="both", help=", ".join(LAYOUTS))
     args = parser.parse_args()
     from tests.upstreams.run import free_port
 
@@ -175,6 +260,7 @@ def main() -> None:
     database_create(args.database_url)
     started: list[subprocess.Popen] = []
     report: dict = {}
+    database = None
     try:
         upstream_port = free_port()
         upstream = start_upstream(upstream_port)
@@ -191,74 +277,32 @@ def main() -> None:
             pids[phase] = started[-1].pid
             bases[phase] = f"http://127.0.0.1:{port}"
             asyncio.run(agents_load(bases[phase], agents[:4], 1.5, f"warm{run_id}{phase}"))
-        rounds = max(1, int(args.seconds // 5))
-        answered_on: dict[int, list[str]] = {}
-        calls = {"on": 0, "off": 0}
-        cpu = {"on": 0.0, "off": 0.0}
-        db_cpu = {"on": 0.0, "off": 0.0}
-        idle = {"on": 0.0, "off": 0.0}
-        up_cpu = {"on": 0.0, "off": 0.0}
-        load_cpu = {"on": 0.0, "off": 0.0}
-        switches = {"on": 0, "off": 0}
-        per_round: dict[str, list[int]] = {"on": [], "off": []}
-        for r in range(rounds):
-            for phase in ("on", "off"):
-                tag = f"b{run_id}{phase}-{r}"
-                spy = None
-                if args.profile and r == 0 and phase == "on":
-                    spy = py_spy_record(pids[phase], args.seconds / rounds, args.profile)
-                cpu0, db0, idle0 = cpu_seconds(pids[phase]), postgres_cpu_seconds(), machine_idle_seconds()
-                up0, me0 = cpu_seconds(upstream.pid), cpu_seconds(os.getpid())
-                sw0 = wakeups(pids[phase])
-                answered, errors = asyncio.run(agents_load(bases[phase], agents, args.seconds / rounds, tag))
-                cpu[phase] += cpu_seconds(pids[phase]) - cpu0
-                db_cpu[phase] += postgres_cpu_seconds() - db0
-                idle[phase] += machine_idle_seconds() - idle0
-                up_cpu[phase] += cpu_seconds(upstream.pid) - up0
-                load_cpu[phase] += cpu_seconds(os.getpid()) - me0
-                switches[phase] += wakeups(pids[phase]) - sw0
-                if spy is not None:
-                    spy.wait(timeout=60)
-                calls[phase] += sum(len(v) for v in answered.values())
-                per_round[phase].append(sum(len(v) for v in answered.values()))
-                if errors:
-                    print(f"  round {r} auditing {phase}: {errors} errors")
-                if phase == "on":
-                    for pk, ids in answered.items():
-                        answered_on.setdefault(pk, []).extend(ids)
-        rates = {phase: n / args.seconds for phase, n in calls.items()}
-        cpu_ms = {phase: cpu[phase] / max(calls[phase], 1) * 1000 for phase in cpu}
-        db_ms = {phase: db_cpu[phase] / max(calls[phase], 1) * 1000 for phase in cpu}
-        for phase in ("on", "off"):
-            print(
-                f"auditing {phase}: {rates[phase]:.0f} calls/s, gateway CPU {cpu_ms[phase]:.3f} ms per call, "
-                f"PostgreSQL CPU {db_ms[phase]:.3f} ms per call"
-            )
-            n = max(calls[phase], 1) / 1000
-            print(
-                f"  upstream {up_cpu[phase] / n:.3f} ms, load generator {load_cpu[phase] / n:.3f} ms per call; "
-                f"machine idle {idle[phase] / args.seconds:.0%} of a CPU"  # each phase ran args.seconds in all
-            )
-            print(f"  gateway context switches {switches[phase] / max(calls[phase], 1):.2f} per call")
-        time.sleep(1.0)  # outcome rows follow their answers by a commit
-        report["completeness"] = check("auditing on", answered_on, stored(env, f"b{run_id}on"))
-        report["cpu_ms_per_call"] = cpu_ms
-        report["postgres_cpu_ms_per_call"] = db_ms
+        layouts = ["shared", "dedicated"] if args.layout == "both" else [args.layout]
+        # A connection held open for the whole run: its backend's parent is the server to pin.
+        database = psycopg.connect(args.database_url, autocommit=True)
+        (database_pid,) = database.execute("SELECT pg_backend_pid()").fetchone()
+        for layout in layouts:
+            ours = [os.getpid(), upstream.pid, *pids.values()]
+            cpus = split()
+            if layout == "dedicated" and cpus is None:
+                print("dedicated: skipped (this machine has one CPU)")
+                continue
+            print(f"{layout}: {LAYOUTS[layout]}")
+            try:
+                with dedicated(database_pid, ours, *cpus) if layout == "dedicated" else contextlib.nullcontext():
+                    answered_on, measured = measure(args, agents, bases, pids, upstream, f"{run_id}{layout[0]}")
+            except PermissionError as exc:
+                print(f"  skipped: the PostgreSQL server's processes cannot be pinned here ({exc})")
+                continue
+            time.sleep(1.0)  # outcome rows follow their answers by a commit
+            measured["completeness"] = check("auditing on", answered_on, stored(env, f"b{run_id}{layout[0]}on"))
+            report[layout] = measured
+        database.close()
+        database = None
         for process in started[1:]:
             process.terminate()
             process.wait(timeout=10)
         del started[1:]
-        ratio = rates["on"] / rates["off"]
-        print(f"full auditing keeps {ratio:.0%} of the throughput without it (target: at least 85%)")
-        # Each round's pair (on, then off, 5 s apart): how much the machine's own drift moves the figure.
-        pairs = sorted(on / off for on, off in zip(per_round["on"], per_round["off"], strict=True) if off)
-        if len(pairs) >= 4:
-            q = len(pairs) // 4
-            print(
-                f"  round by round: median {statistics.median(pairs):.0%}, middle half "
-                f"{pairs[q]:.0%} to {pairs[-q - 1]:.0%}, all {pairs[0]:.0%} to {pairs[-1]:.0%} ({len(pairs)} rounds)"
-            )
-        report["rates"] = {**rates, "ratio": ratio, "round_ratios": pairs}
 
         print("kill: the gateway is SIGKILLed half-way through a load")
         port = free_port()
@@ -288,6 +332,8 @@ def main() -> None:
         out.write_text(json.dumps(report, indent=2))
         print(f"written to {out.relative_to(ROOT)}")
     finally:
+        if database is not None:
+            database.close()
         for process in reversed(started):
             if process.poll() is None:
                 process.terminate()
