@@ -129,6 +129,8 @@ def test_the_permission_matrix_allows_whole_connections_and_single_tools(world, 
 
     html = detail(owner, agent).content.decode()
     assert "Everything of github (tools, resources, prompts)" in html
+    # what this form cannot say (ask, constraints, rate limits) is one click away, with this agent chosen
+    assert f'href="{reverse("matrix", args=[world.acme.slug])}?agent={agent.pk}"' in html
     assert f'value="{github.pk}:create_issue"' in html and "vanished" not in html
 
     response = owner.post(
