@@ -291,8 +291,8 @@ def main() -> None:
             try:
                 with dedicated(database_pid, ours, *cpus) if layout == "dedicated" else contextlib.nullcontext():
                     answered_on, measured = measure(args, agents, bases, pids, upstream, f"{run_id}{layout[0]}")
-            except PermissionError as exc:
-                print(f"  skipped: the PostgreSQL server's processes cannot be pinned here ({exc})")
+            except (PermissionError, ProcessLookupError) as exc:
+                print(f"  skipped: the PostgreSQL server's processes cannot be pinned from here ({exc})")
                 continue
             time.sleep(1.0)  # outcome rows follow their answers by a commit
             measured["completeness"] = check("auditing on", answered_on, stored(env, f"b{run_id}{layout[0]}on"))

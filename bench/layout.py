@@ -42,15 +42,15 @@ def threads(pid: int) -> list[int]:
         return []
 
 
-def _pin(pids: list[int], cpus: set[int]) -> dict[int, set[int]]:
-    """Pins every thread of ``pids`` to ``cpus``; returns each thread's mask before."""
-    before: dict[int, set[int]] = {}
+def _pin(pids: list[int], cpus: set[int], before: dict[int, set[int]]) -> None:
+    """Pins every thread of ``pids`` to ``cpus``, noting in ``before`` each thread's mask as it was (a thread is
+    noted before it is pinned, so that a failure half-way leaves nothing unrestored)."""
     for pid in pids:
         for tid in threads(pid):
             with contextlib.suppress(ProcessLookupError):
-                before[tid] = os.sched_getaffinity(tid)
+                mask = os.sched_getaffinity(tid)
+                before.setdefault(tid, mask)
                 os.sched_setaffinity(tid, cpus)
-    return before
 
 
 def split(database_cpus: int = 1) -> tuple[set[int], set[int]] | None:
@@ -70,9 +70,10 @@ def dedicated(backend_pid: int, ours: list[int], database: set[int], rest: set[i
     if not server:
         raise ProcessLookupError("the PostgreSQL server is not a process of this machine")
     postmaster_mask = os.sched_getaffinity(server[0])
-    saved = _pin(server, database)
+    saved: dict[int, set[int]] = {}
     try:
-        saved.update(_pin(ours, rest))
+        _pin(server, database, saved)
+        _pin(ours, rest, saved)
         yield
     finally:
         for tid, mask in saved.items():
