@@ -22,6 +22,7 @@ from connectors import egress
 
 logger = logging.getLogger(__name__)
 METHOD_NOT_FOUND = -32601
+INTERNAL_ERROR = -32603
 # What every session ScopeGate opens with an upstream declares it can do: sampling and elicitations, which the
 # gateway relays to the agent of the call they belong to (and refuses outside a call). Discovery declares the
 # same, so the catalogue lists what a call may use (an upstream may offer some tools only to such a client). Not
@@ -37,6 +38,18 @@ def refusal(method: Any) -> dict:
     return {
         "code": METHOD_NOT_FOUND,
         "message": f"ScopeGate does not pass '{str(method)[:64]}' requests from an upstream on to its agents.",
+    }
+
+
+def ambiguous(method: Any, calls: int) -> dict:
+    """The JSON-RPC error for an upstream's request made while several calls that could answer it are in progress
+    on a transport that does not say which one it belongs to (HTTP+SSE, stdio)."""
+    return {
+        "code": INTERNAL_ERROR,
+        "message": (
+            f"ScopeGate cannot tell which of the {calls} calls in progress this '{str(method)[:64]}' request belongs "
+            "to; this connection's calls now run one at a time: try again."
+        ),
     }
 
 

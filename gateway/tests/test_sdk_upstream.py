@@ -1,15 +1,17 @@
 """Upstreams the SDK drives (HTTP+SSE and stdio), against real servers (our SDK echo server, server-everything): the
-gateway's own deadline bounds a call (paused while the call's agent answers the upstream's question), and a
-cancelled call stops there instead of holding up the calls after it."""
+gateway's own deadline bounds a call (paused while the call's agent answers the upstream's question), a cancelled
+call stops there instead of holding up the calls after it, calls run side by side, and an upstream's question is
+put only to an agent it can belong to."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import pytest
 
-from gateway.upstream import close_all, forward
+from gateway.upstream import close_all, forward, upstream_for
 from policies.runtime import ConnectionRuntime
 from tests.upstreams.run import echo_server, everything
 
@@ -108,3 +110,53 @@ def test_an_upstream_that_does_not_answer_in_time_is_named(conn, settings):
             await close_all()
 
     assert _text(asyncio.run(scenario())) == "after"
+
+
+def test_calls_to_one_connection_run_side_by_side(every):
+    """A slow call of one agent does not hold up another agent's call on the same connection."""
+
+    async def scenario():
+        long = {"name": "trigger-long-running-operation", "arguments": {"duration": 2, "steps": 2}}
+        try:
+            await forward(every, "tools/call", {"name": "echo", "arguments": {"message": "open"}})  # the session
+            started = time.monotonic()
+            replies = await asyncio.gather(*(forward(every, "tools/call", long) for _ in range(3)))
+            return replies, time.monotonic() - started
+        finally:
+            await close_all()
+
+    replies, took = asyncio.run(scenario())
+    assert all("Long running operation completed" in _text(reply) for reply in replies)
+    assert took < 4, f"three 2 s calls took {took:.1f} s: they ran one after another"
+
+
+def test_a_question_that_could_belong_to_several_calls_is_refused_then_calls_run_one_at_a_time(every):
+    """HTTP+SSE and stdio do not say which call an upstream's question belongs to: while two calls whose agents could
+    answer are in progress, neither agent is asked (one must never answer the other's question); the connection
+    then runs its calls one at a time, and the next question goes to the one agent whose call is in progress."""
+    asked: list[str] = []
+
+    async def agent(request: dict) -> dict:
+        asked.append(request["method"])
+        content = {"type": "text", "text": "sampled: four"}
+        return {"result": {"role": "assistant", "content": content, "model": "agent-llm"}}
+
+    async def scenario():
+        sample = {"name": "trigger-sampling-request", "arguments": {"prompt": "two plus two", "maxTokens": 5}}
+        long = {"name": "trigger-long-running-operation", "arguments": {"duration": 2, "steps": 2}}
+        try:
+            slow = asyncio.create_task(forward(every, "tools/call", long, ask=agent))
+            await asyncio.sleep(0.5)  # in progress at the upstream
+            refused = await forward(every, "tools/call", sample, ask=agent)
+            await slow
+            one_at_a_time = upstream_for(every).one_at_a_time
+            answered = await forward(every, "tools/call", sample, ask=agent)
+            return refused, one_at_a_time, answered
+        finally:
+            await close_all()
+
+    refused, one_at_a_time, answered = asyncio.run(scenario())
+    assert "cannot tell which of the 2 calls in progress" in json.dumps(refused), refused
+    assert one_at_a_time
+    assert "sampled: four" in _text(answered)
+    assert asked == ["sampling/createMessage"]  # only the question that had one call to belong to

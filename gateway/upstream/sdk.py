@@ -7,7 +7,7 @@ import logging
 
 from mcp_types import CONNECTION_CLOSED
 
-from connectors.sdk import UpstreamTarget, dump, open_client, refusal
+from connectors.sdk import UpstreamTarget, ambiguous, dump, open_client, refusal
 from gateway.upstream.base import Ask, Notify, UpstreamError
 from policies.runtime import ConnectionRuntime
 
@@ -19,8 +19,13 @@ class SdkUpstream:
     entered and left in one task; each call is made from its caller's task, so the gateway's deadline (which stops
     while the call's agent answers the upstream's question) bounds it, and a call that is cancelled (its agent's
     notifications/cancelled, a client that left, the deadline) is cancelled at the upstream too (the SDK sends
-    notifications/cancelled) instead of holding up the calls after it. One call at a time: an upstream's sampling
-    or elicitation request then belongs to the call in progress and goes to its agent."""
+    notifications/cancelled) instead of holding up the calls after it.
+
+    Calls run concurrently: a slow call of one agent does not hold up the others on the same connection. These
+    transports do not say which call an upstream's sampling or elicitation request belongs to, so it goes to the
+    agent of the one call in progress that can be asked; when several could be, it is refused (the agent of a
+    call must never answer another agent's question) and from then on this connection's calls run one at a time,
+    so that every later question has exactly one call it can belong to."""
 
     def __init__(self, conn: ConnectionRuntime) -> None:
         self.target = UpstreamTarget(
@@ -30,14 +35,27 @@ class SdkUpstream:
             command_name=conn.command_name,
             headers=conn.headers,
         )
-        self._lock = asyncio.Lock()
+        self._lock = asyncio.Lock()  # taken by every call once the connection runs one call at a time
+        self.one_at_a_time = False
         self._opened: asyncio.Future | None = None  # the open client, once the holder has it
         self._holder: asyncio.Task | None = None
-        self._ask: Ask | None = None  # the agent of the call in progress
+        self._calls: dict[object, Ask | None] = {}  # the calls in progress, each with the agent it may ask
 
     async def _relay(self, method: str, params: dict) -> dict:
-        ask = self._ask
-        return await ask({"method": method, "params": params}) if ask is not None else {"error": refusal(method)}
+        asks = [ask for ask in self._calls.values() if ask is not None]
+        if len(asks) == 1:
+            return await asks[0]({"method": method, "params": params})
+        if not asks:
+            return {"error": refusal(method)}
+        if not self.one_at_a_time:
+            self.one_at_a_time = True
+            logger.warning(
+                "connection %s asked %s during %s calls; its calls now run one at a time",
+                self.target.name,
+                method,
+                len(asks),
+            )
+        return {"error": ambiguous(method, len(asks))}
 
     async def _hold(self, opened: asyncio.Future) -> None:
         """Opens the client and keeps it open until the session fails or ``close`` cancels this task."""
@@ -68,17 +86,24 @@ class SdkUpstream:
         headers: dict | None = None,
         ask: Ask | None = None,
     ) -> dict:
-        async with self._lock:
-            client = await self._client()
-            self._ask = ask
-            try:
-                reply = await _sdk_call(client, method, params, notify)
-            finally:
-                self._ask = None
+        if self.one_at_a_time:
+            async with self._lock:
+                reply = await self._call(method, params, notify, ask)
+        else:
+            reply = await self._call(method, params, notify, ask)
         error = reply.get("error")
         if isinstance(error, dict) and error.get("code") == CONNECTION_CLOSED:
             self.close()  # the session is over: the next call opens another
         return reply
+
+    async def _call(self, method: str, params: dict, notify: Notify | None, ask: Ask | None) -> dict:
+        client = await self._client()
+        token = object()
+        self._calls[token] = ask
+        try:
+            return await _sdk_call(client, method, params, notify)
+        finally:
+            del self._calls[token]
 
     def close(self) -> None:
         if self._opened is not None and not self._opened.done():
