@@ -131,5 +131,22 @@ def relayed(req: Request, ctx: Context, request: dict, reply: dict, started: flo
     )
 
 
+def refused_question(organization_id: int | None, connection: str, method: Any, error: dict) -> None:
+    """Records a question an upstream asked that no agent was put (outside any call, a method ScopeGate does not
+    relay, or one that could belong to several calls): ScopeGate itself refused it, and says why."""
+    if not settings.AUDIT_ENABLED:
+        return
+    event_record_soon(
+        organization_id=organization_id,
+        kind=Event.Kind.SYSTEM,
+        actor_type=Event.Actor.SYSTEM,
+        via=Event.Via.SYSTEM,
+        method=str(method)[:64],
+        connection=connection[:32],
+        outcome=Event.Outcome.REFUSED,
+        error=str(error.get("message", ""))[:2000],
+    )
+
+
 def arguments_of(value: Any) -> Any:
     return redact(value) if value not in (None, {}) else None

@@ -45,6 +45,7 @@ class ConnectionRuntime:
     headers: dict[str, str] = field(repr=False)
     kind: str = "mcp"  # github and google are served by built-in tools, not an upstream MCP server
     credential_id: int | None = None  # their OAuth grant; its token is fetched per call through a cache
+    organization_id: int | None = None  # whose trail records what the gateway refuses the upstream itself
 
     @functools.cached_property
     def pool_key(self) -> tuple:
@@ -194,6 +195,7 @@ def load_agent(public_id: str) -> AgentRuntime | None:
             headers=c.get_headers(),
             kind=c.kind,
             credential_id=credentials.get(c.pk),
+            organization_id=org_id,
         )
         for c in connections
     }

@@ -6,11 +6,14 @@ put only to an agent it can belong to."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 
 import pytest
 
+from audit.models import Event
+from audit.services import close_connection
 from gateway.upstream import close_all, forward, upstream_for
 from policies.runtime import ConnectionRuntime
 from tests.upstreams.run import echo_server, everything
@@ -130,10 +133,13 @@ def test_calls_to_one_connection_run_side_by_side(every):
     assert took < 4, f"three 2 s calls took {took:.1f} s: they ran one after another"
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_question_that_could_belong_to_several_calls_is_refused_then_calls_run_one_at_a_time(every):
     """HTTP+SSE and stdio do not say which call an upstream's question belongs to: while two calls whose agents could
     answer are in progress, neither agent is asked (one must never answer the other's question); the connection
-    then runs its calls one at a time, and the next question goes to the one agent whose call is in progress."""
+    then runs its calls one at a time, and the next question goes to the one agent whose call is in progress. The
+    refusal is in the organization's trail."""
+    every = dataclasses.replace(every, organization_id=4242)
     asked: list[str] = []
 
     async def agent(request: dict) -> dict:
@@ -154,9 +160,18 @@ def test_a_question_that_could_belong_to_several_calls_is_refused_then_calls_run
             return refused, one_at_a_time, answered
         finally:
             await close_all()
+            await close_connection()
 
     refused, one_at_a_time, answered = asyncio.run(scenario())
     assert "cannot tell which of the 2 calls in progress" in json.dumps(refused), refused
     assert one_at_a_time
     assert "sampled: four" in _text(answered)
     assert asked == ["sampling/createMessage"]  # only the question that had one call to belong to
+    event = Event.objects.get(organization_id=4242, kind="system")
+    assert (event.actor_type, event.method, event.connection, event.outcome) == (
+        "system",
+        "sampling/createMessage",
+        every.name,
+        "refused",
+    )
+    assert "cannot tell which of the 2 calls in progress" in event.error

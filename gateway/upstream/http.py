@@ -15,6 +15,7 @@ from mcp.shared.inbound import encode_header_value
 
 from connectors.sdk import CLIENT_CAPABILITIES, refusal
 from gateway import lean_http
+from gateway.auditing import refused_question
 from gateway.jsonrpc import (
     LATEST_LEGACY,
     META_CLIENT_CAPS,
@@ -173,6 +174,7 @@ class HttpUpstream:
             body.update(await ask({"method": method, "params": request.get("params") or {}}))
         else:
             body["error"] = refusal(method)
+            refused_question(self.conn.organization_id, self.conn.name, method, body["error"])
         try:
             timeout = float(settings.UPSTREAM_TIMEOUT_SECONDS)
             async with self._posting(body, self._headers("", {}), timeout, limited=False) as answer:

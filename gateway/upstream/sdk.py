@@ -8,6 +8,7 @@ import logging
 from mcp_types import CONNECTION_CLOSED
 
 from connectors.sdk import UpstreamTarget, ambiguous, dump, open_client, refusal
+from gateway.auditing import refused_question
 from gateway.upstream.base import Ask, Notify, UpstreamError
 from policies.runtime import ConnectionRuntime
 
@@ -35,6 +36,7 @@ class SdkUpstream:
             command_name=conn.command_name,
             headers=conn.headers,
         )
+        self.organization_id = conn.organization_id
         self._lock = asyncio.Lock()  # taken by every call once the connection runs one call at a time
         self.one_at_a_time = False
         self._opened: asyncio.Future | None = None  # the open client, once the holder has it
@@ -46,7 +48,7 @@ class SdkUpstream:
         if len(asks) == 1:
             return await asks[0]({"method": method, "params": params})
         if not asks:
-            return {"error": refusal(method)}
+            return self._refused(method, refusal(method))
         if not self.one_at_a_time:
             self.one_at_a_time = True
             logger.warning(
@@ -55,7 +57,11 @@ class SdkUpstream:
                 method,
                 len(asks),
             )
-        return {"error": ambiguous(method, len(asks))}
+        return self._refused(method, ambiguous(method, len(asks)))
+
+    def _refused(self, method: str, error: dict) -> dict:
+        refused_question(self.organization_id, self.target.name, method, error)
+        return {"error": error}
 
     async def _hold(self, opened: asyncio.Future) -> None:
         """Opens the client and keeps it open until the session fails or ``close`` cancels this task."""
