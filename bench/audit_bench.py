@@ -168,7 +168,9 @@ def check(label: str, answered: dict[int, list[str]], rows: dict) -> dict:
     }
 
 
-def measure(args, agents: list, bases: dict, pids: dict, upstream, run_id: str) -> tuple[dict, dict]:
+def measure(
+    args, agents: list, bases: dict, pids: dict, upstream, run_id: str, profile: str | None
+) -> tuple[dict, dict]:
     """The load alternating between the audited and the unaudited gateway in 5 s rounds; what each phase did."""
     report: dict = {}
     rounds = max(1, int(args.seconds // 5))
@@ -185,8 +187,8 @@ def measure(args, agents: list, bases: dict, pids: dict, upstream, run_id: str) 
         for phase in ("on", "off"):
             tag = f"b{run_id}{phase}-{r}"
             spy = None
-            if args.profile and r == 0 and phase == "on":
-                spy = py_spy_record(pids[phase], args.seconds / rounds, args.profile)
+            if profile and r == 0 and phase == "on":
+                spy = py_spy_record(pids[phase], args.seconds / rounds, profile)
             cpu0, db0, idle0 = cpu_seconds(pids[phase]), postgres_cpu_seconds(), machine_idle_seconds()
             up0, me0 = cpu_seconds(upstream.pid), cpu_seconds(os.getpid())
             sw0 = wakeups(pids[phase])
@@ -243,7 +245,9 @@ def main() -> None:
     parser.add_argument(
         "--database-url", default=os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/sgbench")
     )
-    parser.add_argument("--profile", metavar="FILE", help="record the audited gateway with py-spy in round 1")
+    parser.add_argument(
+        "--profile", metavar="FILE", help="record the audited gateway with py-spy in round 1 of the first layout"
+    )
     parser.add_argument("--layout", choices=["shared", "dedicated", "both"], default="both", help=", ".join(LAYOUTS))
     args = parser.parse_args()
     from tests.upstreams.run import free_port
@@ -290,7 +294,11 @@ def main() -> None:
             print(f"{layout}: {LAYOUTS[layout]}")
             try:
                 with dedicated(database_pid, ours, *cpus) if layout == "dedicated" else contextlib.nullcontext():
-                    answered_on, measured = measure(args, agents, bases, pids, upstream, f"{run_id}{layout[0]}")
+                    # py-spy records the first layout measured only (a second would overwrite its file)
+                    profile = args.profile if layout == layouts[0] else None
+                    answered_on, measured = measure(
+                        args, agents, bases, pids, upstream, f"{run_id}{layout[0]}", profile
+                    )
             except (PermissionError, ProcessLookupError) as exc:
                 print(f"  skipped: the PostgreSQL server's processes cannot be pinned from here ({exc})")
                 continue

@@ -22,7 +22,6 @@ from connectors import egress
 
 logger = logging.getLogger(__name__)
 METHOD_NOT_FOUND = -32601
-INTERNAL_ERROR = -32603
 # What every session ScopeGate opens with an upstream declares it can do: sampling and elicitations, which the
 # gateway relays to the agent of the call they belong to (and refuses outside a call). Discovery declares the
 # same, so the catalogue lists what a call may use (an upstream may offer some tools only to such a client). Not
@@ -45,7 +44,7 @@ def ambiguous(method: Any, calls: int) -> dict:
     """The JSON-RPC error for an upstream's request made while several calls that could answer it are in progress
     on a transport that does not say which one it belongs to (HTTP+SSE, stdio)."""
     return {
-        "code": INTERNAL_ERROR,
+        "code": types.INTERNAL_ERROR,
         "message": (
             f"ScopeGate cannot tell which of the {calls} calls in progress this '{str(method)[:64]}' request belongs "
             "to; this connection's calls now run one at a time: try again."
@@ -61,13 +60,15 @@ def _callbacks(relay: Relay | None) -> dict[str, Any]:
         reply = await relay(method, dump(params)) if relay is not None else {"error": refusal(method)}
         if "error" in reply:
             error = reply["error"] if isinstance(reply["error"], dict) else {}
-            code = error.get("code") if isinstance(error.get("code"), int) else -32603
+            code = error.get("code") if isinstance(error.get("code"), int) else types.INTERNAL_ERROR
             return types.ErrorData(code=code, message=str(error.get("message", "refused"))[:500])
         try:
             return result_type.model_validate(reply.get("result"))
         except ValueError:
             logger.warning("an agent's answer to %s was not a valid result", method)
-            return types.ErrorData(code=-32603, message=f"The client's answer to {method} was not a valid result.")
+            return types.ErrorData(
+                code=types.INTERNAL_ERROR, message=f"The client's answer to {method} was not a valid result."
+            )
 
     async def sampling(context: Any, params: types.CreateMessageRequestParams) -> Any:
         return await relayed("sampling/createMessage", params, types.CreateMessageResult)
