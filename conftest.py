@@ -82,6 +82,22 @@ def live(django_db_setup, django_db_blocker, tmp_path_factory):
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _flush_despite_live_servers():
+    """The flush after a transactional test tries again when a live server's work deadlocked it (tests/live.py)."""
+    from django.test import TransactionTestCase
+
+    from tests.live import flushing_despite_live_servers
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(
+            TransactionTestCase,
+            "_fixture_teardown",
+            flushing_despite_live_servers(TransactionTestCase._fixture_teardown),
+        )
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _close_database_pools(django_db_setup, django_db_blocker):
     """psycopg's pool keeps a connection to the test database open, and so do worker threads and the audit writer
     (its own, for the last event loop that wrote): close them before the database is dropped."""

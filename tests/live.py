@@ -108,3 +108,28 @@ def stop(server: LiveServer) -> None:
         except subprocess.TimeoutExpired:
             server.process.kill()
             server.process.wait(timeout=5)
+
+
+def flushing_despite_live_servers(teardown, *, attempts: int = 5, pause: float = 0.5):
+    """Wraps ``TransactionTestCase._fixture_teardown`` (the flush after each transactional test) so that it tries
+    again when it lost a deadlock. A live server is a real process that goes on working after the test that used
+    it ends (a catalogue refresh that an upstream's list change started, an outcome row written after the answer):
+    the flush's TRUNCATE takes its tables one by one, and a transaction of the server's that holds one and wants
+    another deadlocks with it. PostgreSQL ends one of the two; when it is the flush, the next test found the last
+    one's rows. The server's transaction, when it is the one ended, fails as it would against a deleted row."""
+    import functools
+
+    from django.core.management.base import CommandError
+    from django.db import OperationalError
+
+    @functools.wraps(teardown)
+    def retrying(self):
+        for attempt in range(attempts):
+            try:
+                return teardown(self)
+            except CommandError as exc:
+                if not isinstance(exc.__cause__, OperationalError) or attempt == attempts - 1:
+                    raise
+                time.sleep(pause)
+
+    return retrying
