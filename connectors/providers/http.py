@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 from django.conf import settings
+from yarl import URL
 
 from connectors.providers.base import TokenRejected, ToolError
 
@@ -73,7 +74,9 @@ class Api:
         if accept:
             headers["Accept"] = accept
         clean = {k: str(v).lower() if isinstance(v, bool) else v for k, v in (params or {}).items() if v is not None}
-        url = path if path.startswith("http") else self.base_url + path
+        # Sent as built: the handlers percent-encode what they put in a path, and a normalised URL would turn a
+        # ``..`` an agent slipped into an argument into a path outside what its policy allowed.
+        url = URL(path if path.startswith("http") else self.base_url + path, encoded=True)
         timeout = aiohttp.ClientTimeout(total=float(settings.PROVIDER_TIMEOUT_SECONDS))
         try:
             async with _Pool.get().request(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 from connectors.providers.base import ToolError
 from connectors.providers.http import Api, Response, seconds_until
@@ -44,6 +45,19 @@ class GitHubApi(Api):
 
 def split_repository(value: str) -> tuple[str, str]:
     owner, sep, name = value.partition("/")
-    if not sep or not owner or not name or "/" in name:
+    if not sep or not owner or not name or "/" in name or {owner, name} & _DOTS:
         raise ToolError(f"repository must look like owner/name, not {value!r}.")
     return owner, name
+
+
+_DOTS = frozenset({".", ".."})
+
+
+def url_path(value: str, field: str) -> str:
+    """A file's path or a branch's name as the tail of an API URL, each segment percent-encoded. A segment that is
+    empty, ``.`` or ``..`` is refused: normalised (by the client's URL library or by the server), ``..`` climbs
+    out of the repository the policy allowed (``contents/../../../other/repo/contents/x``)."""
+    segments = value.strip("/").split("/")
+    if any(segment in _DOTS or not segment for segment in segments):
+        raise ToolError(f"{field} must not contain empty, '.' or '..' segments: {value[:200]!r}.")
+    return "/".join(quote(segment, safe="") for segment in segments)

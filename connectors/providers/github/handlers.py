@@ -7,7 +7,7 @@ import binascii
 from urllib.parse import quote
 
 from connectors.providers.base import ToolError
-from connectors.providers.github.api import GitHubApi, split_repository
+from connectors.providers.github.api import GitHubApi, split_repository, url_path
 
 
 def _repo(r: dict) -> dict:
@@ -75,7 +75,7 @@ async def search_repositories(api: GitHubApi, args: dict) -> dict:
 
 
 async def get_file(api: GitHubApi, args: dict) -> dict:
-    path = quote(args["path"].strip("/"))
+    path = url_path(args["path"], "path")
     data = await api.get_json(f"{_base(args)}/contents/{path}", params={"ref": args.get("ref")})
     if isinstance(data, list) or data.get("type") != "file":
         raise ToolError(f"{args['path']} is a directory, not a file.")
@@ -171,7 +171,7 @@ async def create_branch(api: GitHubApi, args: dict) -> dict:
     base = args.get("from_branch")
     if not base:
         base = (await api.get_json(_base(args))).get("default_branch", "main")
-    ref = await api.get_json(f"{_base(args)}/git/ref/heads/{quote(base)}")
+    ref = await api.get_json(f"{_base(args)}/git/ref/heads/{url_path(base, 'from_branch')}")
     sha = ref.get("object", {}).get("sha", "")
     await api.send_json("POST", f"{_base(args)}/git/refs", {"ref": f"refs/heads/{args['branch']}", "sha": sha})
     return {"repository": args["repository"], "branch": args["branch"], "from_branch": base, "sha": sha}
@@ -185,7 +185,7 @@ async def commit_file(api: GitHubApi, args: dict) -> dict:
     }
     if args.get("sha"):
         body["sha"] = args["sha"]
-    path = quote(args["path"].strip("/"))
+    path = url_path(args["path"], "path")
     data = await api.send_json("PUT", f"{_base(args)}/contents/{path}", body)
     return {
         "repository": args["repository"],

@@ -7,6 +7,7 @@ import base64
 import binascii
 from email.message import EmailMessage
 from email.utils import getaddresses
+from urllib.parse import quote
 
 from connectors.providers.base import NSTR, STR, ToolError, array, integer, out, string
 from connectors.providers.google.api import GoogleApi
@@ -99,7 +100,7 @@ async def gmail_search(api: GoogleApi, args: dict) -> dict:
 
 
 async def gmail_read(api: GoogleApi, args: dict) -> dict:
-    message = await api.get_json(f"{GMAIL}/messages/{args['message_id']}", params={"format": "full"})
+    message = await api.get_json(f"{GMAIL}/messages/{quote(args['message_id'], safe='')}", params={"format": "full"})
     summary = _summary(message)
     del summary["snippet"]
     return {**summary, "cc": _header(message, "Cc"), "body": _text(message.get("payload", {})) or ""}

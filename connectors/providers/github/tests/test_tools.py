@@ -83,3 +83,36 @@ def test_githubs_errors_read_as_sentences(emulator):
         call(emulator, "create_branch", {"repository": "acme/web", "branch": "main"})
     with pytest.raises(TokenRejected):
         call(emulator, "list_repositories", {}, token="gho_not_a_token")
+
+
+@pytest.mark.parametrize(
+    ("tool", "args"),
+    [
+        ("get_file", {"path": "../../api/contents/README.md"}),
+        ("get_file", {"path": "src/../../../api/contents/src/app.py"}),
+        ("get_file", {"path": "./README.md"}),
+        ("get_file", {"path": "src//app.py"}),
+        ("commit_file", {"path": "../../api/contents/README.md", "content": "x", "message": "m", "branch": "main"}),
+        ("create_branch", {"branch": "b", "from_branch": "../../../../api/git/ref/heads/main"}),
+    ],
+)
+def test_a_path_cannot_climb_out_of_the_repository_its_policy_allows(emulator, tool, args):
+    """A policy limits ``repository``; a ``..`` in a path once reached another repository the token can see (the
+    URL was normalised to /repos/acme/api/...). Refused before anything is sent."""
+    from connectors.providers.base import ToolError
+
+    assert call(emulator, "get_file", {"repository": "acme/api", "path": "README.md"})["content"]  # it is there
+    with pytest.raises(ToolError, match="must not contain empty, '\\.' or '\\.\\.' segments"):
+        call(emulator, tool, {"repository": "acme/web", **args})
+    with pytest.raises(ToolError, match="repository must look like owner/name"):
+        call(emulator, "get_file", {"repository": "acme/..", "path": "README.md"})
+
+
+def test_a_path_is_sent_segment_by_segment_as_given(emulator):
+    """Each segment is percent-encoded on its own (a space, a '#', a '?' stay part of the name) and nested paths
+    still work."""
+    assert call(emulator, "get_file", {"repository": "acme/web", "path": "/src/app.py"})["path"] == "src/app.py"
+    from connectors.providers.base import ToolError
+
+    with pytest.raises(ToolError, match="GitHub found no such"):
+        call(emulator, "get_file", {"repository": "acme/web", "path": "README.md?ref=x#y"})
