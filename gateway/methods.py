@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from mcp.shared.inbound import mcp_param_headers, validate_mcp_param_headers, x_mcp_header_map
@@ -192,7 +191,7 @@ async def m_resources_read(req: Request, ctx: Context, params: dict, responder: 
         raise _refuse(ctx, "resource", uri)
     conn, upstream_uri = located
     decision = ctx.agent.decide(conn.id, "resource", upstream_uri)
-    if not decision.allowed and not _template_allows(ctx, conn.id, upstream_uri):
+    if not decision.allowed and not ctx.agent.reads_through_template(conn.id, upstream_uri):
         ctx.connection = conn.name
         ctx.rule_id = decision.rule_id
         raise _refuse(ctx, "resource", uri)
@@ -203,17 +202,6 @@ async def m_resources_read(req: Request, ctx: Context, params: dict, responder: 
             if isinstance(content, dict) and isinstance(content.get("uri"), str):
                 content["uri"] = ctx.agent.resource_uri(conn, content["uri"])
     return result
-
-
-def _template_allows(ctx: Context, conn_id: int, uri: str) -> bool:
-    """A read through an allowed template: the URI must match the template's shape."""
-    for exposed in ctx.agent.templates.values():
-        if exposed.connection_id != conn_id:
-            continue
-        pattern = "^" + re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(exposed.upstream_name)) + "$"
-        if re.match(pattern, uri):
-            return True
-    return False
 
 
 async def m_prompts_get(req: Request, ctx: Context, params: dict, responder: Responder) -> dict:
@@ -266,7 +254,7 @@ def readable_resource(ctx: Context, uri: str) -> tuple[Any, str] | None:
         return None
     conn, upstream_uri = located
     decision = ctx.agent.decide(conn.id, "resource", upstream_uri)
-    if not decision.allowed and not _template_allows(ctx, conn.id, upstream_uri):
+    if not decision.allowed and not ctx.agent.reads_through_template(conn.id, upstream_uri):
         return None
     ctx.rule_id = decision.rule_id
     return conn, upstream_uri

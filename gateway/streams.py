@@ -45,11 +45,12 @@ class StreamSpec:
         opening: list[dict] | None = None,
         resources: set[str] | None = None,
     ) -> None:
+        self.agent = agent
         self.groups = [agent_group(agent.public_id), org_group(agent.organization_id)]
         self.methods, self.subscription_id, self.opening = methods, subscription_id, opening or []
         self.connections = set(agent.by_name)
         self.mounted = agent.mounted
-        self.resources = resources  # None: every resource the agent can see (legacy); else the subscribed URIs
+        self.resources = resources  # None: every resource the agent may read (legacy); else the subscribed URIs
 
     def _payload(self, method: str, params: dict | None = None) -> bytes:
         body: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
@@ -64,8 +65,15 @@ class StreamSpec:
         if message.get("type") == "mcp.changed":
             return [self._payload(method) for method in self.methods]
         if message.get("type") == "mcp.updated" and message.get("connection") in self.connections:
-            uri = message["uri"] if self.mounted else f"{message['connection']}+{message['uri']}"
-            if self.resources is None or uri in self.resources:
+            name, upstream = message["connection"], message["uri"]
+            uri = upstream if self.mounted else f"{name}+{upstream}"
+            # Another agent of the organization subscribed it: this one hears of it only if it may read it (a URI
+            # can say what it names, e.g. a file of a folder this agent was never given).
+            if self.resources is None:
+                told = self.agent.may_read(self.agent.by_name[name], upstream)
+            else:
+                told = uri in self.resources
+            if told:
                 return [self._payload("notifications/resources/updated", {"uri": uri})]
         return []
 

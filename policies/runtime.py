@@ -14,6 +14,7 @@ import functools
 import hashlib
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,6 +91,20 @@ class AgentRuntime:
 
     def resource_uri(self, connection: ConnectionRuntime, upstream: str) -> str:
         return upstream if self.mounted else f"{connection.name}+{upstream}"
+
+    def reads_through_template(self, connection_id: int, uri: str) -> bool:
+        """Whether an allowed resource template of the connection has the shape of ``uri`` (an upstream URI)."""
+        for exposed in self.templates.values():
+            if exposed.connection_id != connection_id:
+                continue
+            pattern = "^" + re.sub(r"\\\{[^}]*\\\}", "[^/]+", re.escape(exposed.upstream_name)) + "$"
+            if re.match(pattern, uri):
+                return True
+        return False
+
+    def may_read(self, connection_id: int, uri: str) -> bool:
+        """Whether the agent may read the connection's resource ``uri`` (an upstream URI)."""
+        return self.decide(connection_id, "resource", uri).allowed or self.reads_through_template(connection_id, uri)
 
     def locate_uri(self, uri: str) -> tuple[ConnectionRuntime, str] | None:
         """The connection and upstream URI behind an exposed URI, or None."""

@@ -95,7 +95,11 @@ def test_a_subscribed_resource_update_reaches_the_agent(live, mode):
         ctx = org_ctx(f"touch-{mode}@example.test")
         conn = connect(ctx, "echo", upstream.url)
         setup = agent_with(ctx, live.url, allow=[(conn, "")])
+        # An agent of the same organization that may call a tool of the connection but read none of its resources:
+        # its legacy stream hears of no update (it once heard of every resource any agent had subscribed).
+        blind = agent_with(ctx, live.url, allow=[(conn, "echo")], name="blind")
         updated: list[str] = []
+        overheard: list[str] = []
         arrived = asyncio.Event()
 
         async def on_message(message):
@@ -103,8 +107,16 @@ def test_a_subscribed_resource_update_reaches_the_agent(live, mode):
                 updated.append(str(message.params.uri))
                 arrived.set()
 
+        async def on_blind_message(message):
+            if isinstance(message, types.ResourceUpdatedNotification):
+                overheard.append(str(message.params.uri))
+
         async def scenario():
-            async with connected(setup, mode, message_handler=on_message) as client:
+            async with (
+                connected(setup, mode, message_handler=on_message) as client,
+                connected(blind, mode, message_handler=on_blind_message) as blind_client,
+            ):
+                assert (await blind_client.call_tool("echo__echo", {"message": "here"})).content[0].text == "here"
                 listen = None
                 if mode == "legacy":
                     await client.subscribe_resource("echo+echo://greeting")
@@ -120,8 +132,10 @@ def test_a_subscribed_resource_update_reaches_the_agent(live, mode):
                     await client.call_tool("echo__touch", {"uri": "echo://greeting"})
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(arrived.wait(), timeout=1)
+                await asyncio.sleep(0.5)  # the blind agent's stream is on the same node and group: time to hear
                 if listen is not None:
                     await listen.__aexit__(None, None, None)
 
         run(scenario())
         assert set(updated) == {"echo+echo://greeting"}
+        assert overheard == []
