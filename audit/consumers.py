@@ -2,12 +2,14 @@
 
 Joins the organization's audit group (``audit.live.group_name``) once the visitor is a member whose role may
 read the trail (4404 to anyone else, as an outsider gets 404 on a page; 4403 to a member without the audit
-permission; 4400 for filters that do not validate). Each announced event that matches the page's filters is
+permission; 4400 for filters that do not validate), and is closed (4403) once that no longer holds
+(``accounts.consumers.Recheck``). Each announced event that matches the page's filters is
 sent as the table row the page would render; an outcome row re-renders the row of the call it completes.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -15,6 +17,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.http import Http404
 
+from accounts.consumers import RECHECK_SECONDS, Recheck
 from accounts.roles import Perm, role_can
 from accounts.tenancy import resolve_org_context
 from audit.forms import EventFilterForm
@@ -45,7 +48,7 @@ def _filters(query_string: bytes) -> EventFilters | None:
     return form.filters() if form.is_valid() and not form.cleaned_data.get("cursor") else None
 
 
-class ActivityConsumer(AsyncJsonWebsocketConsumer):
+class ActivityConsumer(Recheck, AsyncJsonWebsocketConsumer):
     group: str | None = None
     organization_id: int
     slug: str
@@ -65,6 +68,7 @@ class ActivityConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=4400)
             return
         self.filters = filters
+        self.allowed_until = time.monotonic() + RECHECK_SECONDS
         self.group = group_name(self.organization_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
@@ -76,7 +80,12 @@ class ActivityConsumer(AsyncJsonWebsocketConsumer):
     async def receive_json(self, content, **kwargs) -> None:
         await self.send_json({"error": "this stream accepts no messages"})
 
+    def may_receive(self, role: str) -> bool:
+        return role_can(role, Perm.VIEW_AUDIT)
+
     async def audit_events(self, message: dict) -> None:
+        if not await self.still_allowed():  # removed, demoted or signed out since the socket opened
+            return
         events = [e for e in message.get("events", []) if e.get("organization_id") == self.organization_id]
         completing = [e for e in events if e.get("kind") == Event.Kind.OUTCOME and e.get("parent_id")]
         calls = await _calls(self.organization_id, [e["parent_id"] for e in completing]) if completing else {}

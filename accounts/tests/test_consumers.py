@@ -70,3 +70,19 @@ async def test_a_foreign_origin_is_refused(world):
     connected, _ = await communicator.connect()
     assert not connected
     await communicator.disconnect()
+
+
+async def test_a_member_removed_while_the_page_is_open_hears_nothing_more(world, monkeypatch):
+    import accounts.consumers
+
+    monkeypatch.setattr(accounts.consumers, "RECHECK_SECONDS", 0.0)
+    communicator, connected, _ = await connect(world.erin, world.acme.slug)
+    assert connected
+
+    @database_sync_to_async
+    def remove_erin():
+        ctx = resolve_org_context(user=world.owner, token=None, slug=world.acme.slug)
+        services.membership_remove(ctx=ctx, membership_id=world.membership(world.erin).pk)
+
+    await remove_erin()
+    assert await communicator.receive_output(timeout=5) == {"type": "websocket.close", "code": 4403}

@@ -136,3 +136,50 @@ async def test_a_change_made_by_a_person_appears_live(world):
     [row] = message["rows"]
     assert "membership.role" in row["html"]
     await communicator.disconnect()
+
+
+@pytest.fixture
+def recheck_every_time(monkeypatch):
+    import accounts.consumers
+    import audit.consumers
+
+    monkeypatch.setattr(accounts.consumers, "RECHECK_SECONDS", 0.0)
+    monkeypatch.setattr(audit.consumers, "RECHECK_SECONDS", 0.0)
+
+
+async def _closed_before_the_next_row(communicator, world) -> None:
+    event = await database_sync_to_async(make_event)(world.acme, agent_name="ci-bot")
+    await announce(event)
+    closed = await communicator.receive_output(timeout=5)
+    assert closed == {"type": "websocket.close", "code": 4403}
+
+
+@pytest.mark.parametrize("change", ["removed", "demoted", "signed out", "password changed"])
+async def test_a_page_left_open_stops_receiving_once_its_visitor_may_no_longer_read_the_trail(
+    world, recheck_every_time, change
+):
+    """The socket's checks ran when it opened; a member removed, demoted to a role without the trail, signed
+    out or whose password changed (every session ends) must not go on reading calls and their arguments."""
+    from django.contrib.sessions.models import Session
+
+    from accounts.models import Membership
+
+    communicator, connected, _ = await connect(world.auditor, world.acme.slug)
+    assert connected
+    first = await database_sync_to_async(make_event)(world.acme, agent_name="ci-bot")
+    await announce(first)
+    assert [r["id"] for r in (await communicator.receive_json_from(timeout=5))["rows"]] == [first.id]
+
+    def apply() -> None:
+        if change == "removed":
+            world.membership(world.auditor).delete()
+        elif change == "demoted":
+            Membership.objects.filter(user=world.auditor).update(role=Membership.Role.MEMBER)
+        elif change == "signed out":
+            Session.objects.all().delete()
+        else:
+            world.auditor.set_password("a new one, long enough")
+            world.auditor.save()
+
+    await database_sync_to_async(apply)()
+    await _closed_before_the_next_row(communicator, world)
