@@ -130,7 +130,7 @@ def siem_push(*, sink_id: int) -> PushResult:
     except ValidationError as exc:
         result.error = " ".join(exc.messages)
     except httpx2.HTTPError as exc:
-        result.error = f"Could not deliver: {type(exc).__name__}: {exc}"[:500]
+        result.error = f"Could not deliver: {type(exc).__name__}: {egress.scrub_urls(str(exc))}"[:500]
     except Exception as exc:  # recorded on the sink, where an admin sees it; the task itself must not die
         logger.exception("SIEM push of sink %s failed", sink_id)
         result.error = f"Could not deliver: {type(exc).__name__}"

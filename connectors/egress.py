@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import re
 import socket
 from collections.abc import Iterable
 from typing import Any
@@ -21,6 +22,17 @@ from typing import Any
 import httpcore2
 import httpx2
 from django.conf import settings
+
+_URL = re.compile(
+    r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)(?:[^/\s'\"<>@]*@)?(?P<host>[^/\s'\"<>?#@]+)(?P<rest>[^\s'\"<>]*)"
+)
+
+
+def scrub_urls(text: str) -> str:
+    """``text`` (an exception's message) with every URL cut to its scheme and host: an upstream's or a SIEM's URL
+    may carry a credential in its user-info, path or query (hosted MCP servers often take their API key there),
+    and httpx's errors quote the whole URL. For what reaches agents, the trail, the pages and the logs."""
+    return _URL.sub(lambda m: m["scheme"] + m["host"] + ("/..." if m["rest"] else ""), text)
 
 
 class RefusedAddress(ValueError):

@@ -199,7 +199,7 @@ def catalogue_refresh(connection: Connection) -> Connection:
     except BaseException as exc:  # the SDK raises exception groups; any failure is the upstream's
         if isinstance(exc, KeyboardInterrupt | SystemExit):
             raise
-        logger.info("discovery of connection %s failed: %r", connection.pk, exc)
+        logger.info("discovery of connection %s failed: %s", connection.pk, egress.scrub_urls(repr(exc)))
         return _record_failure(connection, _describe(exc))
     _store_catalogue(connection, found)
     return connection
@@ -208,7 +208,7 @@ def catalogue_refresh(connection: Connection) -> Connection:
 def _describe(exc: BaseException) -> str:
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
         exc = exc.exceptions[0]
-    text = str(exc) or type(exc).__name__
+    text = egress.scrub_urls(str(exc)) or type(exc).__name__
     return f"Could not reach the server: {text[:300]}"
 
 

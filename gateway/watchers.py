@@ -21,6 +21,7 @@ from channels.layers import get_channel_layer
 from mcp import types
 from mcp.shared.exceptions import MCPError
 
+from connectors.egress import scrub_urls
 from connectors.sdk import UpstreamTarget, open_client
 from policies.runtime import ConnectionRuntime
 
@@ -134,7 +135,9 @@ async def _watch(watch: _Watch) -> None:
         except BaseException as exc:  # the upstream went away: try again later, with backoff
             if isinstance(exc, KeyboardInterrupt | SystemExit):
                 raise
-            logger.info("watching connection %s stopped (%r); retrying in %.0f s", conn.name, exc, backoff)
+            logger.info(
+                "watching connection %s stopped (%s); retrying in %.0f s", conn.name, scrub_urls(repr(exc)), backoff
+            )
         backoff = 1.0 if time.monotonic() - started > 60 else min(backoff * 2, 60.0)
         await asyncio.sleep(backoff)
 

@@ -7,6 +7,7 @@ import logging
 
 from mcp_types import CONNECTION_CLOSED
 
+from connectors.egress import scrub_urls
 from connectors.sdk import UpstreamTarget, ambiguous, dump, open_client, refusal
 from gateway.auditing import refused_question
 from gateway.upstream.base import Ask, Notify, UpstreamError
@@ -71,9 +72,9 @@ class SdkUpstream:
                 await asyncio.Event().wait()
         except Exception as exc:
             if not opened.done():
-                opened.set_exception(UpstreamError(f"is unreachable: {exc!r}"[:300]))
+                opened.set_exception(UpstreamError(f"is unreachable: {scrub_urls(repr(exc))}"[:300]))
             else:
-                logger.info("the session with connection %s ended: %r", self.target.name, exc)
+                logger.info("the session with connection %s ended: %s", self.target.name, scrub_urls(repr(exc)))
 
     async def _client(self):
         loop = asyncio.get_running_loop()

@@ -1,0 +1,63 @@
+"""An upstream's URL may carry its credential (hosted MCP servers often take their API key in the path or the
+query), and httpx's errors quote the whole URL: what a failure says (to the agent, on the connection's page, in the
+trail and the logs) names the scheme and host only. A real server on loopback that refuses every request."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+
+import pytest
+
+from connectors.egress import scrub_urls
+from connectors.services import connection_create
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "Client error '401 Unauthorized' for url 'https://u:SECRET@mcp.example.com:8443/k/SECRET/sse?key=SECRET'",
+            "Client error '401 Unauthorized' for url 'https://mcp.example.com:8443/...'",
+        ),
+        ("connect to http://127.0.0.1:9 refused", "connect to http://127.0.0.1:9 refused"),
+        ("ConnectError(http://[::1]:9/mcp?token=SECRET)", "ConnectError(http://[::1]:9/..."),  # all of the rest
+        ("no address here: a/b?c=d, mailto:x@y.z", "no address here: a/b?c=d, mailto:x@y.z"),
+    ],
+)
+def test_a_url_in_a_message_keeps_its_scheme_and_host_only(text, expected):
+    assert scrub_urls(text) == expected
+
+
+class _Refusing(http.server.BaseHTTPRequestHandler):
+    def _refuse(self) -> None:
+        self.send_response(401)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    do_GET = do_POST = _refuse
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def refusing():
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Refusing)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("transport", "path"), [("sse", "/k/SECRET/sse"), ("streamable_http", "/k/SECRET/mcp")])
+def test_a_failed_discovery_does_not_repeat_the_credential_in_its_url(world, refusing, transport, path, caplog):
+    caplog.set_level("INFO")
+    connection = connection_create(
+        ctx=world.ctx("owner"), name="hosted", transport=transport, url=f"{refusing}{path}?api_key=SECRET"
+    )
+    assert connection.status != connection.Status.ACTIVE
+    assert connection.last_error and "SECRET" not in connection.last_error
+    assert "SECRET" not in caplog.text
