@@ -5,10 +5,8 @@ with private upstreams refused and, where a connection must succeed, with loopba
 
 from __future__ import annotations
 
-import http.server
 import ipaddress
 import socket
-import threading
 
 import httpx2
 import pytest
@@ -17,6 +15,7 @@ from django.core.exceptions import ValidationError
 from connectors import egress
 from connectors.sdk import UpstreamTarget, discover
 from connectors.services import check_upstream_url
+from tests.http_server import answering
 from tests.upstreams.run import echo_server
 
 LOOPBACK = [ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128")]
@@ -89,23 +88,10 @@ async def test_discovery_reaches_a_private_network_the_operator_allows(refused, 
     assert "echo" in [tool["name"] for tool in found.tools]
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args) -> None:
-        pass
-
-
 @pytest.fixture
 def web():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://localhost:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
+    with answering(204) as port:
+        yield f"http://localhost:{port}/"
 
 
 def test_the_blocking_client_checks_at_connect_too(refused, web):

@@ -4,13 +4,11 @@ trail and the logs) names the scheme and host only. A real server on loopback th
 
 from __future__ import annotations
 
-import http.server
-import threading
-
 import pytest
 
 from connectors.egress import scrub_urls
 from connectors.services import connection_create
+from tests.http_server import answering
 
 
 @pytest.mark.parametrize(
@@ -29,26 +27,10 @@ def test_a_url_in_a_message_keeps_its_scheme_and_host_only(text, expected):
     assert scrub_urls(text) == expected
 
 
-class _Refusing(http.server.BaseHTTPRequestHandler):
-    def _refuse(self) -> None:
-        self.send_response(401)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    do_GET = do_POST = _refuse
-
-    def log_message(self, *args) -> None:
-        pass
-
-
 @pytest.fixture
 def refusing():
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Refusing)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with answering(401) as port:
+        yield f"http://127.0.0.1:{port}"
 
 
 @pytest.mark.django_db
