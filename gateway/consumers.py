@@ -19,6 +19,7 @@ from django.conf import settings
 from gateway import jsonrpc as rpc
 from gateway.pipeline import Request, Responder, handle
 from gateway.streams import KEEPALIVE_SECONDS, StreamSpec, frame
+from policies.runtime import agent_runtime
 
 logger = logging.getLogger(__name__)
 WATCH_AFTER_SECONDS = 0.02
@@ -146,6 +147,12 @@ class McpEndpointConsumer(AsyncHttpConsumer):
                     logger.warning("stream receive failed; retrying", exc_info=True)
                     await asyncio.sleep(0.5)
                     continue
+                if message.get("type") == "mcp.updated" and spec.resources is None:
+                    # Decided on the agent's policy as it is now (cached), not as it was when the stream opened.
+                    current = await agent_runtime(spec.agent.public_id)
+                    if current is None:
+                        continue  # disabled or deleted: its sessions are being ended
+                    spec.agent = current
                 for chunk in spec.render(message):
                     await self.send_body(chunk, more_body=True)
         finally:

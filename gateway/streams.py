@@ -70,7 +70,8 @@ class StreamSpec:
             # Another agent of the organization subscribed it: this one hears of it only if it may read it (a URI
             # can say what it names, e.g. a file of a folder this agent was never given).
             if self.resources is None:
-                told = self.agent.may_read(self.agent.by_name[name], upstream)
+                connection_id = self.agent.by_name.get(name)  # the agent may be newer than the stream
+                told = connection_id is not None and self.agent.may_read(connection_id, upstream)
             else:
                 told = uri in self.resources
             if told:

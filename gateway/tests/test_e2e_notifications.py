@@ -139,3 +139,59 @@ def test_a_subscribed_resource_update_reaches_the_agent(live, mode):
         run(scenario())
         assert set(updated) == {"echo+echo://greeting"}
         assert overheard == []
+
+
+def test_an_agent_whose_read_is_taken_away_hears_no_more_updates(live):
+    """A legacy stream decides on the agent's policy as it is when an update arrives, not as it was when the
+    stream opened: a deny added meanwhile silences it (another agent, still allowed, goes on hearing)."""
+    from channels.db import database_sync_to_async
+
+    from policies.services import rule_create
+
+    with echo_server() as upstream:
+        ctx = org_ctx("taken@example.test")
+        conn = connect(ctx, "echo", upstream.url)
+        setup = agent_with(ctx, live.url, allow=[(conn, "")])
+        other = agent_with(ctx, live.url, allow=[(conn, "")], name="other")
+        heard: dict[str, list[str]] = {"setup": [], "other": []}
+        arrived = {"setup": asyncio.Event(), "other": asyncio.Event()}
+
+        def listener(who: str):
+            async def on_message(message):
+                if isinstance(message, types.ResourceUpdatedNotification):
+                    heard[who].append(str(message.params.uri))
+                    arrived[who].set()
+
+            return on_message
+
+        async def touch_until(client, *who: str) -> None:
+            deadline = asyncio.get_running_loop().time() + 20
+            while not all(arrived[w].is_set() for w in who):
+                assert asyncio.get_running_loop().time() < deadline, f"no resources/updated reached {who}"
+                await client.call_tool("echo__touch", {"uri": "echo://greeting"})
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.gather(*(arrived[w].wait() for w in who)), timeout=1)
+
+        async def scenario():
+            async with (
+                connected(setup, "legacy", message_handler=listener("setup")) as client,
+                connected(other, "legacy", message_handler=listener("other")),
+            ):
+                await client.subscribe_resource("echo+echo://greeting")
+                await touch_until(client, "setup", "other")
+                await database_sync_to_async(rule_create)(
+                    ctx=ctx,
+                    agent_id=other.agent.pk,
+                    effect="deny",
+                    connection_id=conn.pk,
+                    target="resource",
+                    name="echo://greeting",
+                )
+                await asyncio.sleep(1.0)  # the deny reaches the gateway's policy cache
+                heard["other"].clear()
+                arrived["setup"].clear()
+                await touch_until(client, "setup")
+                await asyncio.sleep(0.5)
+
+        run(scenario())
+        assert heard["setup"] and heard["other"] == []
