@@ -19,4 +19,4 @@ cat <<MSG
   REST API documentation: $SCOPEGATE_PUBLIC_URL/api/v1/docs/        Stop with Ctrl-C.
 
 MSG
-exec .venv/bin/python -m scopegate.serve -b "$HOST" -p "$PORT" scopegate.asgi:application
+exec .venv/bin/daphne -b "$HOST" -p "$PORT" scopegate.asgi:application

@@ -79,7 +79,7 @@ def start_daphne(tmp_dir: Path, *, extra_env: dict[str, str] | None = None) -> L
     log_path = tmp_dir / f"daphne-{port}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "scopegate.serve", "-b", "127.0.0.1", "-p", str(port), "scopegate.asgi:application"],
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "scopegate.asgi:application"],
             cwd=ROOT,
             env=env,
             stdout=log,
