@@ -147,9 +147,13 @@ class McpEndpointConsumer(AsyncHttpConsumer):
                     logger.warning("stream receive failed; retrying", exc_info=True)
                     await asyncio.sleep(0.5)
                     continue
-                if message.get("type") == "mcp.updated" and spec.resources is None:
+                if message.get("type") == "mcp.updated":
                     # Decided on the agent's policy as it is now (cached), not as it was when the stream opened.
-                    current = await agent_runtime(spec.agent.public_id)
+                    try:
+                        current = await agent_runtime(spec.agent.public_id)
+                    except Exception:  # the database hiccuped: this update is not told, the stream goes on
+                        logger.warning("could not read agent %s's policy; update skipped", spec.agent.public_id)
+                        continue
                     if current is None:
                         continue  # disabled or deleted: its sessions are being ended
                     spec.agent = current

@@ -67,14 +67,15 @@ class StreamSpec:
         if message.get("type") == "mcp.updated" and message.get("connection") in self.connections:
             name, upstream = message["connection"], message["uri"]
             uri = upstream if self.mounted else f"{name}+{upstream}"
-            # Another agent of the organization subscribed it: this one hears of it only if it may read it (a URI
-            # can say what it names, e.g. a file of a folder this agent was never given).
-            if self.resources is None:
-                connection_id = self.agent.by_name.get(name)  # the agent may be newer than the stream
-                told = connection_id is not None and self.agent.may_read(connection_id, upstream)
-            else:
-                told = uri in self.resources
-            if told:
+            # Any agent of the organization may have subscribed it: this one hears of it only if it may read it
+            # now (a URI can say what it names, e.g. a file of a folder this agent was never given), and on a
+            # listen stream only if it asked.
+            connection_id = self.agent.by_name.get(name)  # the agent may be newer than the stream
+            if (
+                connection_id is not None
+                and (self.resources is None or uri in self.resources)
+                and self.agent.may_read(connection_id, upstream)
+            ):
                 return [self._payload("notifications/resources/updated", {"uri": uri})]
         return []
 

@@ -141,15 +141,16 @@ def test_a_subscribed_resource_update_reaches_the_agent(live, mode):
         assert overheard == []
 
 
-def test_an_agent_whose_read_is_taken_away_hears_no_more_updates(live):
-    """A legacy stream decides on the agent's policy as it is when an update arrives, not as it was when the
-    stream opened: a deny added meanwhile silences it (another agent, still allowed, goes on hearing)."""
+@pytest.mark.parametrize("mode", ["legacy", "2026-07-28"])
+def test_an_agent_whose_read_is_taken_away_hears_no_more_updates(live, mode):
+    """A stream decides on the agent's policy as it is when an update arrives, not as it was when the stream
+    opened: a deny added meanwhile silences it (another agent, still allowed, goes on hearing)."""
     from channels.db import database_sync_to_async
 
     from policies.services import rule_create
 
     with echo_server() as upstream:
-        ctx = org_ctx("taken@example.test")
+        ctx = org_ctx(f"taken-{mode}@example.test")
         conn = connect(ctx, "echo", upstream.url)
         setup = agent_with(ctx, live.url, allow=[(conn, "")])
         other = agent_with(ctx, live.url, allow=[(conn, "")], name="other")
@@ -173,11 +174,16 @@ def test_an_agent_whose_read_is_taken_away_hears_no_more_updates(live):
                     await asyncio.wait_for(asyncio.gather(*(arrived[w].wait() for w in who)), timeout=1)
 
         async def scenario():
-            async with (
-                connected(setup, "legacy", message_handler=listener("setup")) as client,
-                connected(other, "legacy", message_handler=listener("other")),
-            ):
-                await client.subscribe_resource("echo+echo://greeting")
+            async with contextlib.AsyncExitStack() as stack:
+                client = await stack.enter_async_context(connected(setup, mode, message_handler=listener("setup")))
+                other_client = await stack.enter_async_context(
+                    connected(other, mode, message_handler=listener("other"))
+                )
+                if mode == "legacy":
+                    await client.subscribe_resource("echo+echo://greeting")
+                else:
+                    for each in (client, other_client):
+                        await stack.enter_async_context(each.listen(resource_subscriptions=["echo+echo://greeting"]))
                 await touch_until(client, "setup", "other")
                 await database_sync_to_async(rule_create)(
                     ctx=ctx,
