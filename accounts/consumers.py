@@ -6,7 +6,9 @@ organization join its group; anyone else is closed with 4404, as an outsider get
 A socket outlives the checks made when it opened: ``Recheck`` asks again, before a message goes out (at most
 every ``RECHECK_SECONDS``), whether its session still signs in the same person and that person still has the
 role it needs, and closes it otherwise. A member removed, demoted or signed out (a password change included)
-stops receiving within that interval, even on a tab left open.
+stops receiving within that interval, even on a tab left open. It closes with 4401, on which the pages connect
+again: through the browser's current session (a person who changed their own password has a new one), where the
+full checks at connect give the lasting answer (4403 or 4404, on which the pages stop).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from django.http import Http404
 from accounts.tenancy import resolve_org_context
 
 RECHECK_SECONDS = 2.0
+RECHECK_FAILED = 4401  # "check again": the pages reconnect, and the checks at connect decide
 
 
 @database_sync_to_async
@@ -63,7 +66,7 @@ class Recheck:
             return True
         role = await _signed_in_role(self.scope, self.scope["url_route"]["kwargs"]["org_slug"])
         if role is None or not self.may_receive(role):
-            await self.close(code=4403)
+            await self.close(code=RECHECK_FAILED)
             return False
         self.allowed_until = now + RECHECK_SECONDS
         return True

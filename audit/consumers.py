@@ -2,8 +2,8 @@
 
 Joins the organization's audit group (``audit.live.group_name``) once the visitor is a member whose role may
 read the trail (4404 to anyone else, as an outsider gets 404 on a page; 4403 to a member without the audit
-permission; 4400 for filters that do not validate), and is closed (4403) once that no longer holds
-(``accounts.consumers.Recheck``). Each announced event that matches the page's filters is
+permission; 4400 for filters that do not validate), and is closed (4401, to reconnect and be checked again)
+once that may no longer hold (``accounts.consumers.Recheck``). Each announced event that matches the page's filters is
 sent as the table row the page would render; an outcome row re-renders the row of the call it completes.
 """
 

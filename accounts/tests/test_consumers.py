@@ -85,4 +85,7 @@ async def test_a_member_removed_while_the_page_is_open_hears_nothing_more(world,
         services.membership_remove(ctx=ctx, membership_id=world.membership(world.erin).pk)
 
     await remove_erin()
-    assert await communicator.receive_output(timeout=5) == {"type": "websocket.close", "code": 4403}
+    assert await communicator.receive_output(timeout=5) == {"type": "websocket.close", "code": 4401}
+    again, connected, code = await connect(world.erin, world.acme.slug)  # what the page does next
+    assert not connected and code == 4404
+    await again.disconnect()

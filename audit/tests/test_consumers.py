@@ -151,7 +151,7 @@ async def _closed_before_the_next_row(communicator, world) -> None:
     event = await database_sync_to_async(make_event)(world.acme, agent_name="ci-bot")
     await announce(event)
     closed = await communicator.receive_output(timeout=5)
-    assert closed == {"type": "websocket.close", "code": 4403}
+    assert closed == {"type": "websocket.close", "code": 4401}  # the page reconnects: the connect checks decide
 
 
 @pytest.mark.parametrize("change", ["removed", "demoted", "signed out", "password changed"])
@@ -183,3 +183,9 @@ async def test_a_page_left_open_stops_receiving_once_its_visitor_may_no_longer_r
 
     await database_sync_to_async(apply)()
     await _closed_before_the_next_row(communicator, world)
+    # The page connects again with the browser's session: a fresh sign-in (after a sign-out, or the session a
+    # person's own password change gave them) is let in again; a removed or demoted member is turned away.
+    again, connected, code = await connect(world.auditor, world.acme.slug)
+    expected = {"removed": (False, 4404), "demoted": (False, 4403)}.get(change, (True, None))
+    assert (connected, code if not connected else None) == expected
+    await again.disconnect()
