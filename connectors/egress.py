@@ -157,3 +157,22 @@ def mcp_client_factory(
     """The SDK's ``httpx_client_factory`` (its HTTP+SSE transport makes its client itself)."""
     kwargs: dict[str, Any] = {"headers": headers, "timeout": timeout, "auth": auth}
     return async_http_client(**{name: value for name, value in kwargs.items() if value is not None})
+
+
+class ScrubUpstreamUrls:
+    """A logging filter for the console handler: records of the HTTP and MCP client libraries (which log an
+    upstream's URL in redirects, errors and their tracebacks) get every URL cut by ``scrub_urls``."""
+
+    LIBRARIES = ("mcp", "httpx", "httpx2", "httpcore", "httpcore2")
+
+    def filter(self, record: Any) -> bool:
+        if record.name.split(".", 1)[0] not in self.LIBRARIES:
+            return True
+        record.msg, record.args = scrub_urls(record.getMessage()), None
+        if record.exc_info and not record.exc_text:
+            import logging
+
+            record.exc_text = scrub_urls(logging.Formatter().formatException(record.exc_info))
+        elif record.exc_text:
+            record.exc_text = scrub_urls(record.exc_text)
+        return True

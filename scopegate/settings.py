@@ -453,7 +453,11 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # The HTTP and MCP client libraries log upstream URLs, which may carry a credential: cut to scheme and host.
+    "filters": {"scrub_upstream_urls": {"()": "connectors.egress.ScrubUpstreamUrls"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["scrub_upstream_urls"]}
+    },
     "root": {"handlers": ["console"], "level": env_str("SCOPEGATE_LOG_LEVEL", "INFO")},
     "loggers": {
         "django.server": {"level": "WARNING"},

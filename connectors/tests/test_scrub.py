@@ -43,3 +43,27 @@ def test_a_failed_discovery_does_not_repeat_the_credential_in_its_url(world, ref
     assert connection.status != connection.Status.ACTIVE
     assert connection.last_error and "SECRET" not in connection.last_error
     assert "SECRET" not in caplog.text
+
+
+def test_the_client_libraries_log_records_lose_their_urls_on_the_console():
+    """The SDK logs a redirect's location and its clients' errors with their tracebacks (the URL of an
+    HTTPStatusError included) by itself: the console handler's filter cuts them; our own records stay as they are."""
+    import logging
+    import sys
+
+    from connectors.egress import ScrubUpstreamUrls
+
+    console = [h for h in logging.getLogger().handlers if any(isinstance(f, ScrubUpstreamUrls) for f in h.filters)]
+    assert console, "the console handler has no URL filter"
+    try:
+        raise RuntimeError("Client error '401' for url 'https://mcp.example.com/k/SECRET/sse?api_key=SECRET'")
+    except RuntimeError:
+        exc_info = sys.exc_info()
+    record = logging.LogRecord(
+        "mcp.client.sse", logging.ERROR, __file__, 1, "Redirect to %s not followed", ("https://h/k/SECRET",), exc_info
+    )
+    assert ScrubUpstreamUrls().filter(record)
+    assert "SECRET" not in logging.Formatter().format(record)
+    assert "https://mcp.example.com/..." in record.exc_text and "Redirect to https://h/..." in record.getMessage()
+    ours = logging.LogRecord("gateway.x", logging.INFO, __file__, 1, "at %s", ("https://h/path",), None)
+    assert ScrubUpstreamUrls().filter(ours) and ours.getMessage() == "at https://h/path"
