@@ -107,9 +107,13 @@ def test_a_subscribed_resource_update_reaches_the_agent(live, mode):
                 updated.append(str(message.params.uri))
                 arrived.set()
 
+        blind_listening = asyncio.Event()
+
         async def on_blind_message(message):
             if isinstance(message, types.ResourceUpdatedNotification):
                 overheard.append(str(message.params.uri))
+            elif isinstance(message, types.ToolListChangedNotification):
+                blind_listening.set()
 
         async def scenario():
             async with (
@@ -117,6 +121,13 @@ def test_a_subscribed_resource_update_reaches_the_agent(live, mode):
                 connected(blind, mode, message_handler=on_blind_message) as blind_client,
             ):
                 assert (await blind_client.call_tool("echo__echo", {"message": "here"})).content[0].text == "here"
+                # Its stream is open: an upstream's list change reaches it (grow until the watcher listens).
+                deadline = asyncio.get_running_loop().time() + 20
+                while mode == "legacy" and not blind_listening.is_set():
+                    assert asyncio.get_running_loop().time() < deadline, "the blind agent's stream never opened"
+                    assert (await client.call_tool("echo__grow", {})).content[0].text == "grown"
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(blind_listening.wait(), timeout=1.5)
                 listen = None
                 if mode == "legacy":
                     await client.subscribe_resource("echo+echo://greeting")

@@ -108,11 +108,13 @@ def test_a_path_cannot_climb_out_of_the_repository_its_policy_allows(emulator, t
         call(emulator, "get_file", {"repository": "acme/..", "path": "README.md"})
 
 
-def test_a_path_is_sent_segment_by_segment_as_given(emulator):
-    """Each segment is percent-encoded on its own (a space, a '#', a '?' stay part of the name) and nested paths
-    still work."""
-    assert call(emulator, "get_file", {"repository": "acme/web", "path": "/src/app.py"})["path"] == "src/app.py"
+def test_the_provider_client_sends_a_url_as_built(emulator):
+    """Beneath the handlers' check, the client never normalises a URL: a '..' that reached it would be sent as
+    is (GitHub finds no such file) instead of becoming a path into another repository."""
     from connectors.providers.base import ToolError
 
+    api = GITHUB.api(emulator.github.mint("octocat", ["repo"]))
+    assert asyncio.run(api.get_json("/repos/acme/api/contents/README.md"))["content"]
     with pytest.raises(ToolError, match="GitHub found no such"):
-        call(emulator, "get_file", {"repository": "acme/web", "path": "README.md?ref=x#y"})
+        asyncio.run(api.get_json("/repos/acme/web/contents/../../api/contents/README.md"))
+    assert call(emulator, "get_file", {"repository": "acme/web", "path": "/src/app.py"})["path"] == "src/app.py"
