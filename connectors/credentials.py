@@ -83,7 +83,7 @@ def credential_state(credential_id: int) -> TokenState:
 
 
 def _announce(credential: Credential) -> None:
-    from policies.runtime import announce_credentials_changed
+    from policies.invalidation import announce_credentials_changed
 
     transaction.on_commit(lambda: announce_credentials_changed([credential.pk]))
 

@@ -41,7 +41,7 @@ ITEM_FIELDS = ["kind", "name", "fingerprint", "approved_fingerprint", "status"]
 
 def announce_changed(org_id: int) -> None:
     """After the commit, every node reloads what the organization's agents see."""
-    from policies.runtime import announce_organization_changed
+    from policies.invalidation import announce_organization_changed
 
     transaction.on_commit(lambda: announce_organization_changed(org_id))
 

@@ -1,7 +1,7 @@
 """The decrypted access tokens a gateway process holds, so that a call pays no database round trip.
 
 Keyed by credential id, stamped with the credential's version. A refresh, a disconnect or a needed reconnect
-drops the entry on every node through the channel layer (``policies.runtime``); an entry also ages out after
+drops the entry on every node through the channel layer (``policies.invalidation``); an entry also ages out after
 ``POLICY_CACHE_SECONDS``, the bounded staleness of a node that missed the message. Misses, refreshes and
 retries after a 401 run the credential services in a worker thread (they lock a row and may wait on the
 provider), one at a time per credential in this process, so that forty calls meeting an expired token cause

@@ -40,6 +40,6 @@ def cancel_calls(keys: list[str]) -> None:
 
 
 async def request_cancel(session_token: str, request_id: Any) -> None:
-    from policies.runtime import announce_async
+    from policies.invalidation import announce_async
 
     await announce_async({"cancel": [call_key(session_token, request_id)]})

@@ -19,7 +19,8 @@ from gateway.methods import dispatch, params_of, readable_resource
 from gateway.sessions import session_end, session_open
 from gateway.streams import legacy_stream, listen_stream
 from gateway.watchers import ensure_watched, watch_resource
-from policies.runtime import key_used, listener
+from policies.invalidation import listener
+from policies.runtime import key_used
 
 __all__ = ["Request", "Responder", "handle"]
 logger = logging.getLogger(__name__)

@@ -85,7 +85,7 @@ def session_log_level(token: str) -> str | None:
 
 async def session_set_log_level(token: str, level: str) -> None:
     """A legacy session's logging level, remembered on every node (like the end of a session)."""
-    from policies.runtime import announce_async
+    from policies.invalidation import announce_async
 
     await announce_async({"session_levels": {_token_hash(token): level}})
 
@@ -97,7 +97,7 @@ def remember_levels(levels: dict[str, str]) -> None:
 
 
 async def session_end(token: str) -> None:
-    from policies.runtime import announce_sessions_ended
+    from policies.invalidation import announce_sessions_ended
 
     await announce_sessions_ended([_token_hash(token)])
 

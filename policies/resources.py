@@ -66,7 +66,7 @@ def catalog_resources_set(*, ctx: OrgContext, item_id: int, resources: Any) -> C
         before=before,
         after=item.resources,
     )
-    from policies.runtime import announce_agents_changed
+    from policies.invalidation import announce_agents_changed
 
     public_ids = list(ctx.scoped(Agent).values_list("public_id", flat=True))
     transaction.on_commit(lambda: announce_agents_changed(public_ids))

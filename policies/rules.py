@@ -25,7 +25,7 @@ MAX_RULES = 5000
 
 
 def changed(*public_ids: str) -> None:
-    from policies.runtime import announce_agents_changed
+    from policies.invalidation import announce_agents_changed
 
     transaction.on_commit(lambda: announce_agents_changed(list(public_ids)))
 

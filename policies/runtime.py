@@ -1,15 +1,14 @@
 """What the gateway needs to know of an agent, compiled once and cached in each process.
 
-A change commits, then ``announce_*`` drops the entry here and tells every other node through the channel
-layer (group ``GROUP``), so the next request anywhere reloads it: normally within milliseconds. A node that
-missed the message (its channel layer was down) reloads anyway after ``SCOPEGATE_POLICY_CACHE_SECONDS``
-(default 5 s): that is the bounded staleness of a policy anywhere. Rule expiry needs no message: the evaluator
-compares each rule's expiry with the clock on every decision.
+A change commits, then ``policies.invalidation.announce_*`` drops the entry here and tells every other node
+through the channel layer (group ``GROUP``), so the next request anywhere reloads it: normally within
+milliseconds. A node that missed the message (its channel layer was down) reloads anyway after
+``SCOPEGATE_POLICY_CACHE_SECONDS`` (default 5 s): that is the bounded staleness of a policy anywhere. Rule
+expiry needs no message: the evaluator compares each rule's expiry with the clock on every decision.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import hashlib
 import json
@@ -19,11 +18,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
-from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db.models import F
 from django.utils import timezone
 
 from connectors.models import CatalogItem, Connection, Credential
@@ -149,7 +145,7 @@ _keys: dict[str, tuple[float, KeyRuntime | None]] = {}
 _last_used: dict[int, float] = {}
 
 
-def _ttl() -> float:
+def cache_seconds() -> float:
     return float(getattr(settings, "POLICY_CACHE_SECONDS", 5))
 
 
@@ -288,7 +284,7 @@ def _epoch_of(public_id: str) -> int | None:
 async def agent_runtime(public_id: str) -> AgentRuntime | None:
     cached = _agents.get(public_id)
     now = time.monotonic()
-    if cached is not None and now - cached[0] < _ttl():
+    if cached is not None and now - cached[0] < cache_seconds():
         return cached[1]
     # Aged, not necessarily changed: one small query tells, instead of recompiling every rule.
     aged = cached[1] if cached is not None else None
@@ -303,7 +299,7 @@ async def agent_runtime(public_id: str) -> AgentRuntime | None:
 async def key_runtime(digest: str) -> KeyRuntime | None:
     cached = _keys.get(digest)
     now = time.monotonic()
-    if cached is not None and now - cached[0] < _ttl():
+    if cached is not None and now - cached[0] < cache_seconds():
         return cached[1]
     key = await database_sync_to_async(load_key)(digest)
     _keys[digest] = (now, key)
@@ -319,134 +315,21 @@ async def key_used(key: KeyRuntime) -> None:
     await database_sync_to_async(_touch_key)(key.id)
 
 
-# --- invalidation ----------------------------------------------------------------------------------------
-
-
-def _apply(message: dict) -> None:
-    for public_id in message.get("agents", ()):
+def forget(*, agents=(), keys=(), organization: int | None = None) -> None:
+    """Drops this process's cached runtimes of these agents and keys, or of every one of ``organization``."""
+    for public_id in agents:
         _agents.pop(public_id, None)
-    for digest in message.get("keys", ()):
+    for digest in keys:
         _keys.pop(digest, None)
-    if message.get("credentials"):
-        from connectors.token_cache import forget
-
-        forget(message["credentials"])
-    if message.get("sessions"):
-        from gateway.sessions import forget_ended
-
-        forget_ended(message["sessions"])
-    if message.get("cancel"):
-        from gateway.cancel import cancel_calls
-
-        cancel_calls(message["cancel"])
-    if message.get("session_levels"):
-        from gateway.sessions import remember_levels
-
-        remember_levels(message["session_levels"])
-    org = message.get("organization")
-    if org is not None:
+    if organization is not None:
         for public_id, (_, runtime) in list(_agents.items()):
-            if runtime is None or runtime.organization_id == org:
+            if runtime is None or runtime.organization_id == organization:
                 _agents.pop(public_id, None)
         for digest, (_, key) in list(_keys.items()):
-            if key is None or key.organization_id == org:
+            if key is None or key.organization_id == organization:
                 _keys.pop(digest, None)
 
 
-def _stream_groups(message: dict) -> list[str]:
-    """The agents' open streams that must hear of this change (they turn it into list_changed)."""
-    groups = [f"mcp.agent.{public_id}" for public_id in message.get("agents", ())]
-    if message.get("organization") is not None:
-        groups.append(f"mcp.org.{message['organization']}")
-    return groups
-
-
-async def _send_all(layer, message: dict) -> None:
-    await layer.group_send(GROUP, {"type": "gateway.invalidate", **message})
-    for group in _stream_groups(message):
-        await layer.group_send(group, {"type": "mcp.changed"})
-
-
-def _announce(message: dict) -> None:
-    _apply(message)
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    try:
-        async_to_sync(_send_all)(layer, message)
-    except Exception:
-        # The other nodes still reload within the cache's bounded staleness.
-        logger.exception("could not broadcast a policy change; other nodes catch up within %ss", _ttl())
-
-
-async def announce_async(message: dict) -> None:
-    """The same as ``_announce``, from async code (the gateway)."""
-    _apply(message)
-    layer = get_channel_layer()
-    if layer is not None:
-        try:
-            await _send_all(layer, message)
-        except Exception:
-            logger.exception("could not broadcast %s; other nodes catch up within %ss", sorted(message), _ttl())
-
-
-def announce_agents_changed(public_ids: list[str]) -> None:
-    Agent.objects.filter(public_id__in=public_ids).update(policy_epoch=F("policy_epoch") + 1)
-    _announce({"agents": public_ids})
-
-
-def announce_organization_changed(organization_id: int) -> None:
-    Agent.objects.filter(organization_id=organization_id).update(policy_epoch=F("policy_epoch") + 1)
-    _announce({"organization": organization_id})
-
-
-def announce_credentials_changed(credential_ids: list[int]) -> None:
-    """A credential was refreshed, disconnected or marked for reconnect: every node drops its cached token."""
-    _announce({"credentials": credential_ids})
-
-
-def announce_keys_revoked(digests: list[str]) -> None:
-    _announce({"keys": digests})
-
-
-async def announce_sessions_ended(hashes: list[str]) -> None:
-    await announce_async({"sessions": hashes})
-
-
-class _Listener:
-    """One task per process that applies the invalidations other nodes broadcast."""
-
-    def __init__(self) -> None:
-        self.task: asyncio.Task | None = None
-
-    def ensure(self) -> None:
-        if self.task is not None and not self.task.done():
-            return
-        layer = get_channel_layer()
-        if layer is None:
-            return
-        self.task = asyncio.get_running_loop().create_task(self._run(layer))
-
-    async def _run(self, layer) -> None:
-        channel = await layer.new_channel()
-        joined: float | None = None
-        while True:
-            try:
-                if joined is None or time.monotonic() - joined > 3600:  # groups expire; join again well before
-                    await layer.group_add(GROUP, channel)
-                    joined = time.monotonic()
-                _apply(await layer.receive(channel))
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                logger.exception("policy invalidation listener failed; retrying in 1 s")
-                _agents.clear()
-                _keys.clear()
-                from connectors.token_cache import forget_all
-
-                forget_all()
-                await asyncio.sleep(1)
-                joined = None
-
-
-listener = _Listener()
+def forget_all() -> None:
+    _agents.clear()
+    _keys.clear()

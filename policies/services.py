@@ -190,7 +190,7 @@ def agent_key_revoke(*, ctx: OrgContext, key_id: int) -> AgentKey:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
         _record(ctx, "key.revoke", "agent_key", key, before, _key_snapshot(key))
-    from policies.runtime import announce_keys_revoked
+    from policies.invalidation import announce_keys_revoked
 
     transaction.on_commit(lambda: announce_keys_revoked([key.digest]))
     return key
